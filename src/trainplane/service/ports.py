@@ -1,0 +1,162 @@
+"""Protocols the core owns; store, executors and artifacts satisfy them structurally."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from trainplane.domain.job import ExecutorHandle, Job, Metric, StopIntent, StopReport
+from trainplane.domain.status import JobKind, Secondary
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+
+# --- Store -------------------------------------------------------------------------------------
+
+
+class SortBy(enum.StrEnum):
+    NAME = "Name"
+    CREATION_TIME = "CreationTime"
+    STATUS = "Status"
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Filters and order for listing; `page_token` is opaque and comes from a previous Page."""
+
+    name_contains: str | None = None
+    statuses: frozenset[Secondary] | None = None  # None: any status
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    modified_after: datetime | None = None
+    modified_before: datetime | None = None
+    sort_by: SortBy = SortBy.CREATION_TIME
+    ascending: bool = True
+    limit: int = 100
+    page_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: Sequence[Job]
+    next_token: str | None
+
+
+class Store(Protocol):
+    """Durable jobs. Every write is a compare-and-swap on the job's version."""
+
+    def insert(self, job: Job) -> None:
+        """Raises: errors.NameInUse."""
+        ...
+
+    def get(self, tenant: str, kind: JobKind, name: str) -> Job:
+        """Raises: errors.NotFound."""
+        ...
+
+    def get_by_id(self, job_id: str) -> Job:
+        """Raises: errors.NotFound."""
+        ...
+
+    def save(self, job: Job, expected_version: int) -> None:
+        """Write `job` if the stored version is still `expected_version`. Raises: errors.StaleWrite."""
+        ...
+
+    def delete(self, job: Job) -> None:
+        """Remove the job and its tags if unchanged since read. Raises: errors.StaleWrite."""
+        ...
+
+    def list_jobs(self, tenant: str, kind: JobKind, query: ListQuery) -> Page:
+        """Raises: errors.Invalid (a bad page token)."""
+        ...
+
+    def active_jobs(self) -> Sequence[Job]:
+        """Every non-terminal job of every tenant (what the reconciler drives)."""
+        ...
+
+    def get_tags(self, job_id: str) -> Mapping[str, str]: ...
+
+    def put_tags(self, job_id: str, tags: Mapping[str, str]) -> None: ...
+
+    def remove_tags(self, job_id: str, keys: Sequence[str]) -> None: ...
+
+
+# --- Executors ---------------------------------------------------------------------------------
+
+
+class Phase(enum.StrEnum):
+    """How far a launched job has got, as its executor last reported."""
+
+    PENDING = "pending"  # launched, nothing reported yet
+    STAGING = "staging"  # staging inputs and checkpoints
+    RUNNING = "running"  # the training process runs
+    PACKAGING = "packaging"  # the process is gone; packaging the model
+    FINISHED = "finished"  # packaged; nothing of the job runs
+    LOST = "lost"  # the executor's supervisor vanished without a final report
+
+
+@dataclass(frozen=True)
+class Observation:
+    phase: Phase
+    staged_at: datetime | None = None
+    started_at: datetime | None = None
+    exited_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    failure_reason: str | None = None
+    model_uri: str | None = None
+    output_uri: str | None = None
+    has_complete_checkpoint: bool = False
+    was_stopped: bool = False  # the supervisor ran the stop protocol
+    metrics: tuple[Metric, ...] = ()
+    stop_report: StopReport | None = None
+
+
+class Executor(Protocol):
+    """Launches, signals and reports; never decides a job's status and never writes the store."""
+
+    name: str
+
+    def launch(self, job: Job) -> ExecutorHandle:
+        """Start the job (idempotent per job id). Raises: errors.Unavailable, errors.Invalid."""
+        ...
+
+    def request_stop(self, handle: ExecutorHandle, intent: StopIntent) -> None:
+        """Begin the stop protocol with the persisted absolute deadline (idempotent)."""
+        ...
+
+    def observe(self, handle: ExecutorHandle) -> Observation: ...
+
+    def watch(self, on_change: Callable[[str], None]) -> None:
+        """Call `on_change(job_id)` whenever a job reports progress (a latency hint, not the truth)."""
+        ...
+
+    def close(self) -> None:
+        """Stop watching. Jobs keep running."""
+        ...
+
+
+# --- Artifacts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    model_uri: str
+    output_uri: str | None
+    has_complete_checkpoint: bool
+
+
+class Artifacts(Protocol):
+    def check_location(self, field: str, uri: str) -> None:
+        """Raises: errors.Invalid when `uri` is not a location trainplane can read or write."""
+        ...
+
+    def package_unstarted(self, job: Job, intent: StopIntent) -> PackagedModel:
+        """Package the (empty) model of a job stopped before it ran, so Describe has an artifact."""
+        ...
