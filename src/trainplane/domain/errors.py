@@ -59,10 +59,11 @@ class IllegalTransition(Conflict):
 
 
 class NameInUse(Conflict):
-    def __init__(self, kind: str, name: str) -> None:
+    def __init__(self, kind: str, name: str, arn: str | None = None) -> None:
         super().__init__(f"a {kind} named {name!r} already exists")
         self.kind = kind
         self.name = name
+        self.arn = arn
 
 
 class StaleWrite(Conflict):

@@ -133,6 +133,10 @@ class Executor(Protocol):
 
     def observe(self, handle: ExecutorHandle) -> Observation: ...
 
+    def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
+        """Up to `max_bytes` of the job's combined stdout/stderr from byte `offset` (b"" at the end)."""
+        ...
+
     def watch(self, on_change: Callable[[str], None]) -> None:
         """Call `on_change(job_id)` whenever a job reports progress (a latency hint, not the truth)."""
         ...
