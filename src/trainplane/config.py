@@ -24,11 +24,17 @@ def builtin_images() -> dict[str, dict[str, Any]]:
     return {
         images.BUILTIN_PYTHON_IMAGE: {
             "command": [],
-            "environment": {"TRAINPLANE_PYTHON_BIN": bin_dir, "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}"},
+            "environment": {
+                "TRAINPLANE_PYTHON_BIN": bin_dir,
+                "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}",
+            },
         },
         f"{images.BUILTIN_PYTHON_IMAGE}:*": {
             "command": [],
-            "environment": {"TRAINPLANE_PYTHON_BIN": bin_dir, "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}"},
+            "environment": {
+                "TRAINPLANE_PYTHON_BIN": bin_dir,
+                "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}",
+            },
         },
     }
 

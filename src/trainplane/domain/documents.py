@@ -60,18 +60,14 @@ def spec_from_dict(doc: Mapping[str, Any]) -> JobSpec:
         command=tuple(doc["command"]),
         environment=dict(doc["environment"]),
         hyperparameters=dict(doc["hyperparameters"]),
-        channels=tuple(
-            Channel(c["name"], c["source"], c.get("content_type")) for c in doc["channels"]
-        ),
+        channels=tuple(Channel(c["name"], c["source"], c.get("content_type")) for c in doc["channels"]),
         output_uri=doc["output_uri"],
         checkpoint_uri=doc.get("checkpoint_uri"),
         checkpoint_local_path=doc.get("checkpoint_local_path"),
         max_runtime_seconds=doc.get("max_runtime_seconds"),
         grace_seconds=float(doc["grace_seconds"]),
         signal_policy=doc.get("signal_policy", "group"),
-        metric_definitions=tuple(
-            MetricDefinition(m["name"], m["regex"]) for m in doc["metric_definitions"]
-        ),
+        metric_definitions=tuple(MetricDefinition(m["name"], m["regex"]) for m in doc["metric_definitions"]),
         instance_type=doc.get("instance_type", "ml.m5.large"),
         instance_count=int(doc.get("instance_count", 1)),
     )
@@ -185,7 +181,9 @@ def job_state_to_dict(job: Job) -> dict[str, Any]:
     return {
         "history": _history_to_list(job.history),
         "stop": _stop_to_dict(job.stop),
-        "handle": None if job.handle is None else {"executor": job.handle.executor, "ref": dict(job.handle.ref)},
+        "handle": None
+        if job.handle is None
+        else {"executor": job.handle.executor, "ref": dict(job.handle.ref)},
         "outcome": _outcome_to_dict(job.outcome),
     }
 

@@ -1,16 +1,16 @@
 """The closed family of errors the core raises; each dialect renders them in one place.
 
-    TrainplaneError
-    ├── NotFound(kind, name)          the job (or other resource) does not exist for this tenant
-    ├── Invalid(field, reason)        the request is malformed; `field` is the wire path
-    │   └── InvalidState(status)      the request is well formed but the job's status forbids it
-    ├── Conflict
-    │   ├── IllegalTransition         a status move the table does not allow
-    │   ├── NameInUse(kind, name)     a job with that name exists
-    │   └── StaleWrite                a compare-and-swap lost a race
-    ├── LimitExceeded(reason)         a configured limit (e.g. concurrent jobs) was reached
-    ├── Unauthorized(reason)          credentials missing or wrong
-    └── Unavailable(reason)           a retryable outage of the store or an engine
+TrainplaneError
+├── NotFound(kind, name)          the job (or other resource) does not exist for this tenant
+├── Invalid(field, reason)        the request is malformed; `field` is the wire path
+│   └── InvalidState(status)      the request is well formed but the job's status forbids it
+├── Conflict
+│   ├── IllegalTransition         a status move the table does not allow
+│   ├── NameInUse(kind, name)     a job with that name exists
+│   └── StaleWrite                a compare-and-swap lost a race
+├── LimitExceeded(reason)         a configured limit (e.g. concurrent jobs) was reached
+├── Unauthorized(reason)          credentials missing or wrong
+└── Unavailable(reason)           a retryable outage of the store or an engine
 """
 
 from __future__ import annotations

@@ -62,9 +62,7 @@ PRIMARY: Mapping[Secondary, Primary] = {
 TERMINAL: frozenset[Secondary] = frozenset(
     status for status in Secondary if not any(src == status for src, _ in TRANSITIONS)
 )
-STOPPABLE: frozenset[Secondary] = frozenset(
-    src for src, event in TRANSITIONS if event is E.STOP_REQUESTED
-)
+STOPPABLE: frozenset[Secondary] = frozenset(src for src, event in TRANSITIONS if event is E.STOP_REQUESTED)
 ACTIVE: frozenset[Secondary] = frozenset(Secondary) - TERMINAL
 TERMINAL_PRIMARY: frozenset[Primary] = frozenset(PRIMARY[s] for s in TERMINAL)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from trainplane.domain.job import ExecutorHandle, Job, Metric, StopIntent, StopReport
-from trainplane.domain.status import JobKind, Secondary
+from trainplane.domain.status import JobKind, Primary
 
 
 class Clock(Protocol):
@@ -32,7 +32,7 @@ class ListQuery:
     """Filters and order for listing; `page_token` is opaque and comes from a previous Page."""
 
     name_contains: str | None = None
-    statuses: frozenset[Secondary] | None = None  # None: any status
+    status: Primary | None = None  # None: any status
     created_after: datetime | None = None
     created_before: datetime | None = None
     modified_after: datetime | None = None

@@ -1,0 +1,102 @@
+"""Turn an executor's Observation into the events that bring a job's record up to date (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from trainplane.domain.job import Job, Outcome
+from trainplane.domain.status import Secondary, StopReason
+from trainplane.domain.transitions import Event
+from trainplane.service.ports import Observation, PackagedModel, Phase
+
+_STARTED_PHASES = (Phase.RUNNING, Phase.PACKAGING, Phase.FINISHED)
+LOST_REASON = "InternalServerError: the job's supervisor disappeared without reporting how the job ended"
+
+
+def stop_finished_event(reason: StopReason, *, spawned: bool) -> tuple[Event, str]:
+    if reason is StopReason.MAX_RUNTIME:
+        return Event.MAX_RUNTIME_STOP_FINISHED, "Training job stopped: MaxRuntimeInSeconds exceeded"
+    if not spawned:
+        return Event.STOP_FINISHED, "Training job stopped before it started"
+    return Event.STOP_FINISHED, "Training job stopped; the model saved in the grace window is packaged"
+
+
+def with_packaged(job: Job, packaged: PackagedModel, exit_code: int | None) -> Job:
+    outcome = Outcome(
+        exit_code=exit_code,
+        model_uri=packaged.model_uri,
+        output_uri=packaged.output_uri,
+        has_complete_checkpoint=packaged.has_complete_checkpoint,
+    )
+    return dataclasses.replace(job, outcome=outcome)
+
+
+def with_failure(job: Job, reason: str) -> Job:
+    outcome = job.outcome or Outcome()
+    return dataclasses.replace(job, outcome=dataclasses.replace(outcome, failure_reason=reason))
+
+
+def _outcome(observation: Observation) -> Outcome:
+    return Outcome(
+        exit_code=observation.exit_code,
+        failure_reason=observation.failure_reason,
+        model_uri=observation.model_uri,
+        output_uri=observation.output_uri,
+        has_complete_checkpoint=observation.has_complete_checkpoint,
+        metrics=observation.metrics,
+        stop_report=observation.stop_report,
+    )
+
+
+def apply(job: Job, observation: Observation, now: datetime) -> Job:
+    """`job` advanced through every step the observation shows it has passed; `job` itself if none."""
+    updated = _catch_up_start(job, observation, now)
+    if observation.phase is Phase.LOST:
+        return with_failure(updated, LOST_REASON).advance(Event.FAILED, now, LOST_REASON)
+    if observation.phase is Phase.PACKAGING and updated.status is Secondary.TRAINING:
+        if observation.exit_code == 0 and not observation.was_stopped:
+            at = observation.exited_at or now
+            return updated.advance(Event.PROCESS_SUCCEEDED, at, "Training completed; uploading the model")
+    if observation.phase is Phase.FINISHED:
+        return _finish(updated, observation, now)
+    return updated
+
+
+def _catch_up_start(job: Job, observation: Observation, now: datetime) -> Job:
+    if job.status is Secondary.STARTING and observation.phase is not Phase.PENDING:
+        if observation.phase is not Phase.LOST or observation.staged_at is not None:
+            job = job.advance(
+                Event.SUPERVISOR_STARTED,
+                observation.staged_at or now,
+                "Downloading input data and checkpoints",
+            )
+    if job.status is Secondary.DOWNLOADING and observation.started_at is not None:
+        if observation.phase in _STARTED_PHASES:
+            job = job.advance(
+                Event.PROCESS_STARTED,
+                observation.started_at,
+                "Training image download completed. Training in progress.",
+            )
+            job = dataclasses.replace(job, started_at=observation.started_at)
+    if job.started_at is None and observation.started_at is not None and job.status is Secondary.STOPPING:
+        job = dataclasses.replace(job, started_at=observation.started_at)
+    return job
+
+
+def _finish(job: Job, observation: Observation, now: datetime) -> Job:
+    at = observation.finished_at or now
+    job = dataclasses.replace(job, outcome=_outcome(observation))
+    if job.status is Secondary.STOPPING and job.stop is not None:
+        event, message = stop_finished_event(job.stop.reason, spawned=observation.started_at is not None)
+        return job.advance(event, at, message)
+    if observation.model_uri is not None and observation.exit_code == 0 and not observation.was_stopped:
+        if job.status is Secondary.TRAINING:
+            job = job.advance(
+                Event.PROCESS_SUCCEEDED,
+                observation.exited_at or at,
+                "Training completed; uploading the model",
+            )
+        return job.advance(Event.MODEL_PACKAGED, at, "Training job completed")
+    reason = observation.failure_reason or "AlgorithmError: the training job failed"
+    return with_failure(job, reason).advance(Event.FAILED, at, reason)

@@ -1,0 +1,216 @@
+"""The one loop: launch jobs, deliver stops, enforce max runtime, turn executor reports into events.
+
+It runs in one thread. Anything can wake it (a create, a stop, a supervisor's report); a full sweep of
+every active job also runs every `sweep_interval_seconds`, so a lost wake-up only costs latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from trainplane.domain import errors, transitions
+from trainplane.domain.job import ExecutorHandle, Job, StopIntent
+from trainplane.domain.status import Secondary, StopReason
+from trainplane.service import observing
+from trainplane.service.jobs import JobService
+from trainplane.service.ports import Artifacts, Clock, Executor, Store
+
+log = logging.getLogger("trainplane.reconciler")
+HANDLE_RETRIES = 20
+
+
+class Reconciler:
+    def __init__(
+        self,
+        store: Store,
+        service: JobService,
+        executors: Mapping[str, Executor],
+        default_executor: str,
+        artifacts: Artifacts,
+        clock: Clock,
+        sweep_interval_seconds: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._service = service
+        self._executors = executors
+        self._default_executor = default_executor
+        self._artifacts = artifacts
+        self._clock = clock
+        self._sweep_interval_seconds = sweep_interval_seconds
+        self._pending: set[str] = set()
+        self._wakeup = threading.Condition()
+        self._delivered: dict[str, datetime] = {}  # job id -> deadline already handed to the executor
+        self._max_runtime_deadlines: list[datetime] = []
+        self._is_running = False
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def wake(self, job_id: str) -> None:
+        """Thread-safe: reconcile `job_id` soon."""
+        with self._wakeup:
+            self._pending.add(job_id)
+            self._wakeup.notify()
+
+    def recover(self) -> None:
+        """Reattach to every non-terminal job before new work is accepted."""
+        for executor in self._executors.values():
+            executor.watch(self.wake)
+        self.sweep()
+
+    def start(self) -> None:
+        self._is_running = True
+        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop. Jobs keep running; a restarted server reattaches to them."""
+        with self._wakeup:
+            self._is_running = False
+            self._wakeup.notify()
+        if self._thread is not None:
+            self._thread.join()
+        for executor in self._executors.values():
+            executor.close()
+
+    def _run(self) -> None:
+        next_sweep_at = self._clock.now()
+        while True:
+            with self._wakeup:
+                timeout = max(0.0, (next_sweep_at - self._clock.now()).total_seconds())
+                if not self._pending and self._is_running:
+                    self._wakeup.wait(timeout)
+                if not self._is_running:
+                    return
+                batch, self._pending = self._pending, set()
+            for job_id in batch:
+                self._guarded(self.reconcile_id, job_id)
+            if self._clock.now() >= next_sweep_at:
+                self._guarded(self.sweep)
+                next_sweep_at = self._clock.now() + self._next_sweep_delay()
+
+    def _guarded(self, action: object, *args: str) -> None:
+        try:
+            action(*args)  # type: ignore[operator]
+        except Exception:  # the loop must outlive any one job's bug
+            log.exception("event=reconcile_error args=%s", args)
+
+    def _next_sweep_delay(self) -> timedelta:
+        # Wake up in time for the earliest max-runtime deadline; otherwise sweep periodically.
+        delay = timedelta(seconds=self._sweep_interval_seconds)
+        now = self._clock.now()
+        for deadline in self._max_runtime_deadlines:
+            delay = min(delay, max(deadline - now, timedelta(0)))
+        return delay
+
+    # --- one pass ------------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        deadlines = []
+        for job in self._store.active_jobs():
+            self._guarded(self.reconcile_id, job.id)
+            deadline = _max_runtime_deadline(job)
+            if deadline is not None and job.stop is None:
+                deadlines.append(deadline)
+        self._max_runtime_deadlines = deadlines
+
+    def reconcile_id(self, job_id: str) -> None:
+        try:
+            job = self._store.get_by_id(job_id)
+        except errors.NotFound:
+            return
+        self.reconcile(job)
+
+    def reconcile(self, job: Job) -> None:
+        if job.is_terminal:
+            self._delivered.pop(job.id, None)
+            return
+        if job.handle is None:
+            self._start(job)
+            return
+        executor = self._executor(job.handle)
+        if job.stop is not None and self._delivered.get(job.id) != job.stop.deadline_at:
+            executor.request_stop(job.handle, job.stop)
+            self._delivered[job.id] = job.stop.deadline_at
+        self._observe(job, executor)
+
+    def _executor(self, handle: ExecutorHandle) -> Executor:
+        return self._executors[handle.executor]
+
+    # --- starting ------------------------------------------------------------------------------
+
+    def _start(self, job: Job) -> None:
+        if job.stop is not None:
+            self._finish_unstarted(job, job.stop)
+            return
+        executor = self._executors[self._default_executor]
+        try:
+            handle = executor.launch(job)
+        except errors.TrainplaneError as exc:
+            self._fail(job, f"ClientError: the job could not be launched: {exc.message}")
+            return
+        log.info("event=job_launched job=%s executor=%s", job.id, executor.name)
+        self._save_handle(job, handle)
+        self.wake(job.id)  # a stop may have raced the launch: deliver it at once
+
+    def _save_handle(self, job: Job, handle: ExecutorHandle) -> None:
+        # The handle is a fact, not a decision: merge it into whatever the job is now.
+        for _ in range(HANDLE_RETRIES):
+            try:
+                self._store.save(job.touched(handle=handle), expected_version=job.version)
+                return
+            except errors.StaleWrite:
+                job = self._store.get_by_id(job.id)
+        raise errors.Unavailable(f"could not record the handle of job {job.id}")
+
+    def _finish_unstarted(self, job: Job, intent: StopIntent) -> None:
+        """A stop during Starting: nothing was spawned; package the empty model and end."""
+        packaged = self._artifacts.package_unstarted(job, intent)
+        event, message = observing.stop_finished_event(intent.reason, spawned=False)
+        done = observing.with_packaged(job, packaged, exit_code=None).advance(
+            event, self._clock.now(), message
+        )
+        self._save(job, done)
+
+    # --- observing -----------------------------------------------------------------------------
+
+    def _observe(self, job: Job, executor: Executor) -> None:
+        assert job.handle is not None
+        observation = executor.observe(job.handle)
+        updated = observing.apply(job, observation, self._clock.now())
+        if updated is not job:
+            self._save(job, updated)
+            job = updated
+        self._enforce_max_runtime(job)
+
+    def _enforce_max_runtime(self, job: Job) -> None:
+        deadline = _max_runtime_deadline(job)
+        if deadline is None or job.stop is not None or job.is_terminal:
+            return
+        if self._clock.now() >= deadline:
+            self._service.stop_by_id(job.id, StopReason.MAX_RUNTIME)
+
+    def _fail(self, job: Job, reason: str) -> None:
+        failed = observing.with_failure(job, reason).advance(
+            transitions.Event.FAILED, self._clock.now(), reason
+        )
+        self._save(job, failed)
+
+    def _save(self, job: Job, updated: Job) -> None:
+        try:
+            self._store.save(updated, expected_version=job.version)
+        except errors.StaleWrite:
+            self.wake(job.id)  # a stop raced us: look again with fresh state
+            return
+        log.info("event=status_changed job=%s status=%s", job.id, updated.status.value)
+
+
+def _max_runtime_deadline(job: Job) -> datetime | None:
+    if job.spec.max_runtime_seconds is None or job.started_at is None:
+        return None
+    if job.status not in (Secondary.TRAINING, Secondary.DOWNLOADING, Secondary.UPLOADING):
+        return None
+    return job.started_at + timedelta(seconds=job.spec.max_runtime_seconds)

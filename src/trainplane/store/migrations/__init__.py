@@ -1,0 +1,3 @@
+"""Alembic migrations for the trainplane store."""
+
+from __future__ import annotations

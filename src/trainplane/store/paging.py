@@ -1,0 +1,93 @@
+"""Listing queries: filters, sort order and opaque keyset page tokens (never OFFSET scans)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from trainplane.domain import errors
+from trainplane.domain.job import Job
+from trainplane.domain.status import JobKind
+from trainplane.service.ports import ListQuery, SortBy
+from trainplane.store.tables import jobs
+
+TOKEN_FIELD = "nextToken"
+
+
+def _sort_columns(sort_by: SortBy) -> list[sa.ColumnElement[Any]]:
+    if sort_by is SortBy.NAME:
+        return [jobs.c.name_key, jobs.c.id]
+    if sort_by is SortBy.STATUS:
+        return [jobs.c.primary_status, jobs.c.created_at, jobs.c.id]
+    return [jobs.c.created_at, jobs.c.id]
+
+
+def _sort_key(job: Job, sort_by: SortBy) -> list[Any]:
+    if sort_by is SortBy.NAME:
+        return [job.name.lower(), job.id]
+    if sort_by is SortBy.STATUS:
+        return [job.primary.value, job.created_at.timestamp(), job.id]
+    return [job.created_at.timestamp(), job.id]
+
+
+def encode_token(query: ListQuery, key: list[Any]) -> str:
+    doc = {"s": query.sort_by.value, "a": query.ascending, "k": key}
+    return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(query: ListQuery) -> list[Any] | None:
+    """The last key of the previous page, or None on the first page.
+
+    Raises:
+        errors.Invalid: the token is malformed or belongs to a different sort order.
+    """
+    if not query.page_token:
+        return None
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(query.page_token.encode()))
+        sort_by, ascending, key = SortBy(doc["s"]), bool(doc["a"]), list(doc["k"])
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise errors.Invalid(TOKEN_FIELD, "the pagination token is invalid") from exc
+    if sort_by is not query.sort_by or ascending != query.ascending:
+        raise errors.Invalid(TOKEN_FIELD, "the pagination token was issued for another sort order")
+    if len(key) != len(_sort_columns(sort_by)):
+        raise errors.Invalid(TOKEN_FIELD, "the pagination token is invalid")
+    return key
+
+
+def _filters(tenant: str, kind: JobKind, query: ListQuery) -> list[sa.ColumnElement[bool]]:
+    clauses = [jobs.c.tenant == tenant, jobs.c.kind == kind.value]
+    if query.name_contains:
+        clauses.append(jobs.c.name_key.contains(query.name_contains.lower(), autoescape=True))
+    if query.status is not None:
+        clauses.append(jobs.c.primary_status == query.status.value)
+    bounds = (
+        (jobs.c.created_at, query.created_after, query.created_before),
+        (jobs.c.last_modified_at, query.modified_after, query.modified_before),
+    )
+    for column, after, before in bounds:
+        if after is not None:
+            clauses.append(column > after.timestamp())
+        if before is not None:
+            clauses.append(column < before.timestamp())
+    return clauses
+
+
+def list_statement(
+    tenant: str, kind: JobKind, query: ListQuery
+) -> tuple[sa.Select[Any], Callable[[Job], str]]:
+    """One page's SELECT (limit + 1 rows, to know whether another page follows) and its token maker."""
+    columns = _sort_columns(query.sort_by)
+    clauses = _filters(tenant, kind, query)
+    after = decode_token(query)
+    if after is not None:
+        row, last = sa.tuple_(*columns), sa.tuple_(*[sa.literal(v) for v in after])
+        clauses.append(row > last if query.ascending else row < last)
+    order = [c.asc() if query.ascending else c.desc() for c in columns]
+    statement = jobs.select().where(*clauses).order_by(*order).limit(query.limit + 1)
+    return statement, lambda job: encode_token(query, _sort_key(job, query.sort_by))

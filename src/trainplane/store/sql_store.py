@@ -1,0 +1,169 @@
+"""The Store port on SQLAlchemy Core: compare-and-swap saves, keyset-paginated listing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from trainplane.domain import documents, errors, transitions
+from trainplane.domain.job import Job
+from trainplane.domain.status import JobKind
+from trainplane.service.ports import ListQuery, Page
+from trainplane.store import engines, paging
+from trainplane.store.tables import jobs, tags
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Database errors become domain errors, once, here."""
+    try:
+        yield
+    except sa_exc.OperationalError as exc:
+        raise errors.Unavailable(f"the job store is unavailable: {exc.orig}") from exc
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _row_values(job: Job) -> dict[str, Any]:
+    return {
+        "status": job.status.value,
+        "primary_status": job.primary.value,
+        "is_active": job.status not in transitions.TERMINAL,
+        "version": job.version,
+        "last_modified_at": job.last_modified_at.timestamp(),
+        "started_at": documents.instant_to_wire(job.started_at),
+        "ended_at": documents.instant_to_wire(job.ended_at),
+        "state": _json(documents.job_state_to_dict(job)),
+    }
+
+
+def _row_to_job(row: sa.Row[Any]) -> Job:
+    doc = {
+        "id": row.id,
+        "tenant": row.tenant,
+        "kind": row.kind,
+        "name": row.name,
+        "arn": row.arn,
+        "dialect": row.dialect,
+        "status": row.status,
+        "version": row.version,
+        "created_at": row.created_at,
+        "last_modified_at": row.last_modified_at,
+        "started_at": row.started_at,
+        "ended_at": row.ended_at,
+        "spec": json.loads(row.spec),
+        "request": json.loads(row.request),
+        **json.loads(row.state),
+    }
+    return documents.job_from_dict(doc)
+
+
+class SqlStore:
+    """Durable jobs in SQLite (WAL) or PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> SqlStore:
+        """Connect and bring the schema up to date."""
+        engine = engines.create(url)
+        engines.migrate(engine)
+        return cls(engine)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def insert(self, job: Job) -> None:
+        values = {
+            "id": job.id,
+            "tenant": job.tenant,
+            "kind": job.kind.value,
+            "name": job.name,
+            "name_key": job.name.lower(),
+            "arn": job.arn,
+            "dialect": job.dialect,
+            "created_at": job.created_at.timestamp(),
+            "spec": _json(documents.spec_to_dict(job.spec)),
+            "request": _json(dict(job.request)),
+            **_row_values(job),
+        }
+        with translate_errors():
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(jobs.insert().values(values))
+            except sa_exc.IntegrityError as exc:
+                raise errors.NameInUse(job.kind.value, job.name, job.arn) from exc
+
+    def get(self, tenant: str, kind: JobKind, name: str) -> Job:
+        query = jobs.select().where(
+            jobs.c.tenant == tenant, jobs.c.kind == kind.value, jobs.c.name_key == name.lower()
+        )
+        with translate_errors(), self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise errors.NotFound(f"{kind.value} job", name)
+        return _row_to_job(row)
+
+    def get_by_id(self, job_id: str) -> Job:
+        with translate_errors(), self._engine.connect() as conn:
+            row = conn.execute(jobs.select().where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise errors.NotFound("job", job_id)
+        return _row_to_job(row)
+
+    def save(self, job: Job, expected_version: int) -> None:
+        statement = (
+            jobs.update()
+            .where(jobs.c.id == job.id, jobs.c.version == expected_version)
+            .values(_row_values(job))
+        )
+        with translate_errors(), self._engine.begin() as conn:
+            if conn.execute(statement).rowcount != 1:
+                raise errors.StaleWrite(job.id, expected_version)
+
+    def delete(self, job: Job) -> None:
+        with translate_errors(), self._engine.begin() as conn:
+            conn.execute(tags.delete().where(tags.c.job_id == job.id))
+            statement = jobs.delete().where(jobs.c.id == job.id, jobs.c.version == job.version)
+            if conn.execute(statement).rowcount != 1:
+                raise errors.StaleWrite(job.id, job.version)
+
+    def list_jobs(self, tenant: str, kind: JobKind, query: ListQuery) -> Page:
+        statement, decode = paging.list_statement(tenant, kind, query)
+        with translate_errors(), self._engine.connect() as conn:
+            rows = conn.execute(statement).all()
+        found = [_row_to_job(row) for row in rows[: query.limit]]
+        has_more = len(rows) > query.limit
+        return Page(found, decode(found[-1]) if has_more and found else None)
+
+    def active_jobs(self) -> Sequence[Job]:
+        with translate_errors(), self._engine.connect() as conn:
+            rows = conn.execute(jobs.select().where(jobs.c.is_active.is_(True))).all()
+        return [_row_to_job(row) for row in rows]
+
+    def get_tags(self, job_id: str) -> Mapping[str, str]:
+        query = tags.select().where(tags.c.job_id == job_id).order_by(tags.c.key)
+        with translate_errors(), self._engine.connect() as conn:
+            return {row.key: row.value for row in conn.execute(query)}
+
+    def put_tags(self, job_id: str, new_tags: Mapping[str, str]) -> None:
+        with translate_errors(), self._engine.begin() as conn:
+            for key, value in new_tags.items():
+                conn.execute(tags.delete().where(tags.c.job_id == job_id, tags.c.key == key))
+                conn.execute(tags.insert().values(job_id=job_id, key=key, value=value))
+
+    def remove_tags(self, job_id: str, keys: Sequence[str]) -> None:
+        with translate_errors(), self._engine.begin() as conn:
+            conn.execute(tags.delete().where(tags.c.job_id == job_id, tags.c.key.in_(list(keys))))
