@@ -1,0 +1,83 @@
+"""The X-Amz-Target -> handler table. Each handler: validate+translate, call the service, translate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from trainplane.api.sagemaker import translate
+from trainplane.domain import errors
+from trainplane.domain.status import JobKind
+from trainplane.service.jobs import JobService, StopOutcome
+
+Body = Mapping[str, Any]
+Handler = Callable[[JobService, str, Body], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Operation:
+    handler: Handler
+    is_read_only: bool  # read-only handlers run on the event loop; writes go to the thread pool
+
+
+def create_training_job(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
+    job = service.create(tenant, translate.new_training_job(body))
+    return {"TrainingJobArn": job.arn}
+
+
+def describe_training_job(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
+    job = service.describe(tenant, JobKind.TRAINING, body["TrainingJobName"])
+    return translate.describe_training_job(job, datetime.now(UTC))
+
+
+def list_training_jobs(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
+    if body.get("StatusEquals") == "Deleting":
+        return {"TrainingJobSummaries": []}  # deletes are immediate: nothing is ever Deleting
+    page = service.list(tenant, JobKind.TRAINING, translate.list_query(body))
+    response: dict[str, Any] = {
+        "TrainingJobSummaries": [translate.training_job_summary(job) for job in page.jobs]
+    }
+    if page.next_token:
+        response["NextToken"] = page.next_token
+    return response
+
+
+def stop_training_job(service: JobService, tenant: str, body: Body) -> None:
+    outcome, job = service.stop(tenant, JobKind.TRAINING, body["TrainingJobName"])
+    if outcome is StopOutcome.ALREADY_FINISHED:
+        # SageMaker refuses to stop a finished job; the native path treats it as success.
+        raise errors.InvalidState("stop", job.primary.value)
+    return None
+
+
+def delete_training_job(service: JobService, tenant: str, body: Body) -> None:
+    service.delete(tenant, JobKind.TRAINING, body["TrainingJobName"])
+    return None
+
+
+def add_tags(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
+    service.add_tags(tenant, body["ResourceArn"], translate.tags_from_wire(body["Tags"]))
+    return {"Tags": body["Tags"]}
+
+
+def list_tags(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
+    return {"Tags": translate.tags_to_wire(service.tags(tenant, body["ResourceArn"]))}
+
+
+def delete_tags(service: JobService, tenant: str, body: Body) -> None:
+    service.delete_tags(tenant, body["ResourceArn"], list(body["TagKeys"]))
+    return None
+
+
+OPERATIONS: Mapping[str, Operation] = {
+    "CreateTrainingJob": Operation(create_training_job, is_read_only=False),
+    "DescribeTrainingJob": Operation(describe_training_job, is_read_only=True),
+    "ListTrainingJobs": Operation(list_training_jobs, is_read_only=True),
+    "StopTrainingJob": Operation(stop_training_job, is_read_only=False),
+    "DeleteTrainingJob": Operation(delete_training_job, is_read_only=False),
+    "AddTags": Operation(add_tags, is_read_only=False),
+    "ListTags": Operation(list_tags, is_read_only=True),
+    "DeleteTags": Operation(delete_tags, is_read_only=False),
+}
