@@ -1,0 +1,177 @@
+"""The Store port's contract, on every implementation (SQLite today; PostgreSQL joins here)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from trainplane.domain import errors
+from trainplane.domain.job import Job, JobSpec, new_job
+from trainplane.domain.status import JobKind, Primary
+from trainplane.domain.transitions import Event
+from trainplane.service.ports import ListQuery, SortBy
+from trainplane.store.sql_store import SqlStore
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    opened = SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}")
+    yield opened
+    opened.close()
+
+
+def make_job(name: str, at: datetime = T0, tenant: str = "t") -> Job:
+    return new_job(
+        job_id=str(uuid.uuid4()),
+        tenant=tenant,
+        kind=JobKind.TRAINING,
+        name=name,
+        arn=f"arn:{name}",
+        spec=JobSpec(image="i", command=("true",), environment={}),
+        request={"TrainingJobName": name},
+        dialect="sagemaker",
+        at=at,
+    )
+
+
+def test_insert_then_get_returns_an_equal_job(store: SqlStore) -> None:
+    job = make_job("a")
+    store.insert(job)
+    assert store.get("t", JobKind.TRAINING, "a") == job
+    assert store.get_by_id(job.id) == job
+
+
+def test_names_are_unique_per_tenant_regardless_of_case(store: SqlStore) -> None:
+    store.insert(make_job("job"))
+    with pytest.raises(errors.NameInUse):
+        store.insert(make_job("JOB"))
+    store.insert(make_job("job", tenant="other"))
+
+
+def test_another_tenants_job_is_not_found(store: SqlStore) -> None:
+    store.insert(make_job("a", tenant="other"))
+    with pytest.raises(errors.NotFound):
+        store.get("t", JobKind.TRAINING, "a")
+
+
+def test_save_is_a_compare_and_swap_on_the_version(store: SqlStore) -> None:
+    job = make_job("a")
+    store.insert(job)
+    first = job.advance(Event.STOP_REQUESTED, T0, "stop")
+    store.save(first, expected_version=job.version)
+    with pytest.raises(errors.StaleWrite):
+        store.save(job.advance(Event.FAILED, T0, "late"), expected_version=job.version)
+    assert store.get_by_id(job.id).status == first.status
+
+
+def test_racing_writers_exactly_one_wins(store: SqlStore) -> None:
+    job = make_job("race")
+    store.insert(job)
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def write() -> None:
+        barrier.wait()
+        try:
+            store.save(job.advance(Event.STOP_REQUESTED, T0, "x"), expected_version=job.version)
+            wins.append(True)
+        except errors.StaleWrite:
+            wins.append(False)
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wins.count(True) == 1
+
+
+def test_active_jobs_excludes_terminal_ones(store: SqlStore) -> None:
+    running, done = make_job("running"), make_job("done")
+    store.insert(running)
+    store.insert(done)
+    store.save(done.advance(Event.FAILED, T0, "x"), expected_version=done.version)
+    assert [job.name for job in store.active_jobs()] == ["running"]
+
+
+def test_delete_removes_the_job_and_frees_the_name(store: SqlStore) -> None:
+    job = make_job("a")
+    store.insert(job)
+    store.put_tags(job.id, {"k": "v"})
+    store.delete(job)
+    with pytest.raises(errors.NotFound):
+        store.get_by_id(job.id)
+    store.insert(make_job("a"))
+
+
+def test_tags_put_replace_and_remove(store: SqlStore) -> None:
+    job = make_job("a")
+    store.insert(job)
+    store.put_tags(job.id, {"a": "1", "b": "2"})
+    store.put_tags(job.id, {"a": "3"})
+    assert store.get_tags(job.id) == {"a": "3", "b": "2"}
+    store.remove_tags(job.id, ["a", "missing"])
+    assert store.get_tags(job.id) == {"b": "2"}
+
+
+def _all_pages(store: SqlStore, query: ListQuery) -> list[str]:
+    names, token = [], None
+    while True:
+        page = store.list_jobs("t", JobKind.TRAINING, ListQuery(**{**query.__dict__, "page_token": token}))
+        names.extend(job.name for job in page.jobs)
+        token = page.next_token
+        if token is None:
+            return names
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+@pytest.mark.parametrize("sort_by", list(SortBy))
+def test_pagination_visits_every_job_once_in_order(store: SqlStore, sort_by: SortBy, ascending: bool) -> None:
+    jobs = [make_job(f"job-{i:02d}", T0 + timedelta(seconds=i % 7)) for i in range(23)]
+    for job in jobs:
+        store.insert(job)
+    failed = jobs[3]
+    store.save(failed.advance(Event.FAILED, T0, "x"), expected_version=failed.version)
+    names = _all_pages(store, ListQuery(sort_by=sort_by, ascending=ascending, limit=5))
+    assert sorted(names) == sorted(job.name for job in jobs)
+    assert len(names) == len(set(names))
+    if sort_by is SortBy.NAME:
+        assert names == sorted(names, reverse=not ascending)
+
+
+def test_filters_by_name_status_and_time(store: SqlStore) -> None:
+    for i in range(6):
+        store.insert(make_job(f"alpha-{i}" if i % 2 else f"beta-{i}", T0 + timedelta(minutes=i)))
+    beta = store.get("t", JobKind.TRAINING, "beta-2")
+    store.save(beta.advance(Event.FAILED, T0, "x"), expected_version=beta.version)
+    assert _all_pages(store, ListQuery(name_contains="ALPHA", limit=2)) == ["alpha-1", "alpha-3", "alpha-5"]
+    assert _all_pages(store, ListQuery(status=Primary.FAILED)) == ["beta-2"]
+    window = ListQuery(created_after=T0 + timedelta(minutes=1), created_before=T0 + timedelta(minutes=4))
+    assert _all_pages(store, window) == ["beta-2", "alpha-3"]
+
+
+def test_name_filter_treats_wildcards_literally(store: SqlStore) -> None:
+    store.insert(make_job("a-b"))
+    assert _all_pages(store, ListQuery(name_contains="%")) == []
+
+
+@pytest.mark.parametrize("token", ["garbage", "eyJ4IjoxfQ=="])
+def test_bad_page_token_is_invalid(store: SqlStore, token: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        store.list_jobs("t", JobKind.TRAINING, ListQuery(page_token=token))
+    assert caught.value.field == "nextToken"
+
+
+def test_page_token_of_another_sort_order_is_invalid(store: SqlStore) -> None:
+    for i in range(3):
+        store.insert(make_job(f"j{i}"))
+    token = store.list_jobs("t", JobKind.TRAINING, ListQuery(limit=1)).next_token
+    with pytest.raises(errors.Invalid):
+        store.list_jobs("t", JobKind.TRAINING, ListQuery(limit=1, page_token=token, ascending=False))
