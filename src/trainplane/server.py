@@ -25,6 +25,7 @@ from trainplane.service.reconciler import Reconciler
 from trainplane.store.sql_store import SqlStore
 
 log = logging.getLogger("trainplane.server")
+LISTEN_BACKLOG = 2048
 
 
 class SystemClock:
@@ -84,6 +85,8 @@ def _bind(settings: Settings) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
+    # Listen before announcing the URL, so a client that reads it is queued, not refused.
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 

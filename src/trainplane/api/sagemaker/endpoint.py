@@ -22,10 +22,14 @@ TARGET_PREFIX = "SageMaker."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _decode(raw: bytes) -> Any:
     try:
-        return json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(raw or b"{}", parse_constant=_reject_constant)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise shapes.ShapeSerializationError("", f"the request body is not valid JSON: {exc}") from exc
 
 
@@ -51,8 +55,6 @@ def make_endpoint(service: JobService, tenant: str = "default") -> Any:
             )
             return Response(content, status, headers)
         content = b"" if result is None else json.dumps(result, separators=(",", ":")).encode()
-        return Response(
-            content, 200, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}
-        )
+        return Response(content, 200, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
     return sagemaker

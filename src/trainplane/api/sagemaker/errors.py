@@ -1,0 +1,160 @@
+"""SageMaker's error wire format: one table from error class to (HTTP status, code), rendered once.
+
+Body `{"__type": code, "message": text}` with `application/x-amz-json-1.1`, which botocore's JSON
+parser reads into `Error.Code`/`Error.Message` (reference/sagemaker.md §1.2). Pure.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trainplane.api.sagemaker import shapes
+from trainplane.domain import errors
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+INTERNAL_FAILURE = "InternalFailure"
+
+
+@dataclass(frozen=True)
+class WireError:
+    http_status: int
+    code: str
+    message: str
+
+
+class UnknownOperation(Exception):
+    """X-Amz-Target names no operation trainplane serves."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"Unknown or unsupported operation: {operation or '(no X-Amz-Target)'}")
+        self.operation = operation
+
+
+# Looked up along the exception's MRO (like Starlette's handlers), so the most specific class wins.
+# SageMaker declares no HTTP status on its modeled errors: all are 400 (reference §1.2).
+_TABLE: Mapping[type[BaseException], tuple[int, str]] = {
+    # Coral's answer to an X-Amz-Target it does not know.
+    UnknownOperation: (400, "UnknownOperationException"),
+    # Coral answers JSON of the wrong type (a string for a structure) with this, before validating.
+    shapes.ShapeSerializationError: (400, "SerializationException"),
+    errors.Invalid: (400, "ValidationException"),
+    errors.NotFound: (400, "ResourceNotFound"),
+    errors.NameInUse: (400, "ResourceInUse"),
+    errors.Conflict: (400, "ConflictException"),
+    errors.LimitExceeded: (400, "ResourceLimitExceeded"),
+    # SageMaker answers an unknown access key with this 400, not IAM's 403 InvalidClientTokenId
+    # (reference §1.1); botocore does not retry it.
+    errors.Unauthorized: (400, "UnrecognizedClientException"),
+    # Retryable by design: botocore retries 503 with backoff.
+    errors.Unavailable: (503, "ServiceUnavailable"),
+}
+
+
+def to_wire(exc: BaseException, operation: str) -> WireError:
+    """The status, code and message SageMaker would answer `exc` with for `operation`."""
+    for error_class, operation_pattern, build in _RULES:
+        if isinstance(exc, error_class) and fnmatch.fnmatchcase(operation, operation_pattern):
+            return build(exc, operation)
+    entry = _lookup(exc)
+    if entry is None:
+        return _internal_failure(operation)
+    status, code = entry
+    return WireError(status, code, str(getattr(exc, "message", None) or exc))
+
+
+def render(err: WireError, request_id: str) -> tuple[int, dict[str, str], bytes]:
+    """HTTP status, headers and body for `err`; an internal failure names the request id."""
+    message = err.message
+    if err.code == INTERNAL_FAILURE:
+        message = f"{message} Request id: {request_id}."
+    body = json.dumps({"__type": err.code, "message": message}).encode()
+    return err.http_status, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}, body
+
+
+def _lookup(exc: BaseException) -> tuple[int, str] | None:
+    for cls in type(exc).__mro__:
+        entry = _TABLE.get(cls)
+        if entry is not None:
+            return entry
+    return None
+
+
+def _resource(operation: str) -> str:
+    """`StopTrainingJob` -> `training job`: the resource an operation acts on, in words."""
+    words = re.findall(r"[A-Z][a-z0-9]*", operation)[1:]
+    return " ".join(word.lower() for word in words)
+
+
+def _describe_not_found(exc: Any, operation: str) -> WireError:
+    # Real SageMaker answers Describe* of an unknown name with this, not the modeled
+    # ResourceNotFound; the TrainingJobCompletedOrStopped waiter fails on it (reference §2, §5).
+    return WireError(400, "ValidationException", "Requested resource not found.")
+
+
+def _not_found(exc: Any, operation: str) -> WireError:
+    return WireError(400, "ResourceNotFound", f"Could not find {exc.kind} '{exc.name}'.")
+
+
+def _stop_refused(exc: Any, operation: str) -> WireError:
+    # Real text for stopping a finished job (reference §2, StopTrainingJob).
+    message = f"The request was rejected because the {_resource(operation)} is in status {exc.status}."
+    return WireError(400, "ValidationException", message)
+
+
+def _delete_refused(exc: Any, operation: str) -> WireError:
+    # DeleteTrainingJob models ResourceInUse for this; SageMaker's own text is not public.
+    resource = _resource(operation)
+    message = (
+        f"The {resource} cannot be deleted while it is in status {exc.status}. "
+        f"You can delete only a {resource} that has finished (Completed, Failed or Stopped)."
+    )
+    return WireError(400, "ResourceInUse", message)
+
+
+def _name_taken(exc: Any, operation: str) -> WireError:
+    resource = _resource(operation)
+    message = (
+        f"{resource.capitalize()} names must be unique within an AWS account and region, "
+        f"and a {resource} with this name already exists ({exc.arn or exc.name})"
+    )
+    return WireError(400, "ResourceInUse", message)
+
+
+def _model_exists(exc: Any, operation: str) -> WireError:
+    # The SageMaker Python SDK matches this code and text to treat "model exists" as success.
+    return WireError(
+        400, "ValidationException", f'Cannot create already existing model "{exc.arn or exc.name}".'
+    )
+
+
+def _stale_write(exc: Any, operation: str) -> WireError:
+    message = "The job was changed by another request at the same time; retry the request."
+    return WireError(400, "ConflictException", message)
+
+
+def _internal_failure(operation: str) -> WireError:
+    # botocore retries HTTP 5xx (3 attempts in all, reference §1.2). A create that failed after it
+    # committed would be sent again blindly, so Create* answers 400, which is never retried.
+    if operation.startswith("Create"):
+        message = (
+            "An internal error occurred. The resource may have been created: describe it before retrying."
+        )
+        return WireError(400, INTERNAL_FAILURE, message)
+    return WireError(500, INTERNAL_FAILURE, "An internal error occurred.")
+
+
+# The few operation-specific answers SageMaker really gives; checked in order before the table.
+_RULES: tuple[tuple[type[BaseException], str, Callable[[Any, str], WireError]], ...] = (
+    (errors.NotFound, "Describe*", _describe_not_found),
+    (errors.NotFound, "*", _not_found),
+    (errors.InvalidState, "Stop*", _stop_refused),
+    (errors.InvalidState, "Delete*", _delete_refused),
+    (errors.NameInUse, "CreateModel", _model_exists),
+    (errors.NameInUse, "Create*", _name_taken),
+    (errors.StaleWrite, "*", _stale_write),
+)

@@ -1,0 +1,73 @@
+"""End-to-end fixtures: a real server subprocess and real boto3 clients."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.support.server import ServerProcess
+
+JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
+ROLE_ARN = "arn:aws:iam::000000000000:role/trainplane"
+
+
+def sagemaker_client(url: str) -> Any:
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("server"), "--stop-grace-seconds", "30")
+    process.start()
+    yield process
+    process.kill()
+
+
+@pytest.fixture(scope="module")
+def sm(server: ServerProcess) -> Any:
+    return sagemaker_client(server.url)
+
+
+@pytest.fixture
+def job_request(tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """A CreateTrainingJob request running one of tests/jobs with the built-in Python image."""
+
+    def build(script: str = "cooperative.py", *, name: str | None = None, **overrides: Any) -> dict[str, Any]:
+        program = ["python", str(JOBS_DIR / script)] if script.endswith(".py") else [str(JOBS_DIR / script)]
+        request: dict[str, Any] = {
+            "TrainingJobName": name or f"e2e-{uuid.uuid4().hex[:12]}",
+            "RoleArn": ROLE_ARN,
+            "AlgorithmSpecification": {
+                "TrainingImage": "trainplane/python",
+                "TrainingInputMode": "File",
+                "ContainerEntrypoint": program,
+                "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
+            },
+            "OutputDataConfig": {"S3OutputPath": f"file://{tmp_path / 'output'}"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "Environment": {"TEST_MARKER_DIR": str(tmp_path / "markers"), "TEST_MARKER": uuid.uuid4().hex},
+        }
+        request.update(overrides)
+        return request
+
+    return build
+
+
+@pytest.fixture(autouse=True)
+def _python_first_on_path() -> None:
+    assert Path(sys.executable).exists()

@@ -1,0 +1,147 @@
+"""JobService + reconciler + local executor on a real SQLite file and real processes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.waiting import wait_until
+from trainplane.config import Settings
+from trainplane.domain import errors
+from trainplane.domain.status import JobKind, Primary, Secondary
+from trainplane.server import ControlPlane, build
+from trainplane.service.jobs import GRACE_TAG, NewJob, StopOutcome
+
+TENANT = "default"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", stop_grace_seconds=30, reconcile_interval_seconds=1)
+
+
+@pytest.fixture
+def plane(settings: Settings) -> Iterator[ControlPlane]:
+    built = build(settings)
+    yield built
+    built.close()
+
+
+def _job(tmp_path: Path, name: str, script: str, **changes: object) -> NewJob:
+    request = NewJob(
+        name=name,
+        kind=JobKind.TRAINING,
+        dialect="test",
+        image="trainplane/python",
+        request={"TrainingJobName": name},
+        entrypoint=("python", "-c", script),
+        output_uri=f"file://{tmp_path / 'out'}",
+        environment={"MARKER": str(tmp_path / "marker")},
+    )
+    return NewJob(**{**request.__dict__, **changes})  # type: ignore[arg-type]
+
+
+LOOP_UNTIL_TERM = (
+    "import os,signal,sys,time,pathlib;"
+    "pathlib.Path(os.environ['MARKER']).write_text('ran');"
+    "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0));"
+    "[time.sleep(0.05) for _ in iter(int, 1)]"
+)
+
+
+def _status(plane: ControlPlane, name: str) -> Secondary:
+    return plane.service.describe(TENANT, JobKind.TRAINING, name).status
+
+
+def test_stop_during_starting_never_spawns(plane: ControlPlane, tmp_path: Path) -> None:
+    """reference/peers.md pain 11: a cancel racing the start must win."""
+    plane.service.create(TENANT, _job(tmp_path, "early", LOOP_UNTIL_TERM))
+    outcome, job = plane.service.stop(TENANT, JobKind.TRAINING, "early")
+    assert outcome is StopOutcome.REQUESTED and job.primary is Primary.STOPPING
+
+    plane.reconciler.recover()
+    plane.reconciler.start()
+    wait_until(lambda: _status(plane, "early") is Secondary.STOPPED, 15)
+
+    job = plane.service.describe(TENANT, JobKind.TRAINING, "early")
+    assert [t.status for t in job.history] == [Secondary.STARTING, Secondary.STOPPING, Secondary.STOPPED]
+    assert job.handle is None and not (tmp_path / "marker").exists()
+    assert job.outcome is not None and job.outcome.model_uri is not None
+    with tarfile.open(job.outcome.model_uri.removeprefix("file://")) as archive:
+        manifest = json.load(archive.extractfile("trainplane-manifest.json"))  # type: ignore[arg-type]
+    assert manifest["reason"] == "user"
+
+
+def test_concurrent_stops_persist_exactly_one_intent(plane: ControlPlane, tmp_path: Path) -> None:
+    plane.service.create(TENANT, _job(tmp_path, "race", LOOP_UNTIL_TERM))
+    barrier = threading.Barrier(50)
+    outcomes: list[StopOutcome] = []
+
+    def stop() -> None:
+        barrier.wait()
+        outcomes.append(plane.service.stop(TENANT, JobKind.TRAINING, "race")[0])
+
+    threads = [threading.Thread(target=stop) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count(StopOutcome.REQUESTED) == 1
+    assert outcomes.count(StopOutcome.ALREADY_STOPPING) == 49
+
+
+def test_grace_tag_sets_the_persisted_deadline(plane: ControlPlane, tmp_path: Path) -> None:
+    plane.service.create(TENANT, _job(tmp_path, "tagged", LOOP_UNTIL_TERM, tags={GRACE_TAG: "7.5"}))
+    _, job = plane.service.stop(TENANT, JobKind.TRAINING, "tagged")
+    assert job.stop is not None and job.stop.grace_seconds == 7.5
+    assert (job.stop.deadline_at - job.stop.requested_at).total_seconds() == 7.5
+
+
+def test_bad_grace_tag_is_rejected_at_create(plane: ControlPlane, tmp_path: Path) -> None:
+    with pytest.raises(errors.Invalid, match=GRACE_TAG):
+        plane.service.create(TENANT, _job(tmp_path, "bad", LOOP_UNTIL_TERM, tags={GRACE_TAG: "soon"}))
+
+
+def test_stop_of_a_finished_job_is_already_finished(plane: ControlPlane, tmp_path: Path) -> None:
+    plane.reconciler.recover()
+    plane.reconciler.start()
+    plane.service.create(TENANT, _job(tmp_path, "quick", "print('done')"))
+    wait_until(lambda: _status(plane, "quick") is Secondary.COMPLETED, 15)
+    outcome, job = plane.service.stop(TENANT, JobKind.TRAINING, "quick")
+    assert outcome is StopOutcome.ALREADY_FINISHED and job.primary is Primary.COMPLETED
+
+
+def test_a_new_control_plane_reattaches_and_stops_a_running_job(settings: Settings, tmp_path: Path) -> None:
+    first = build(settings)
+    first.reconciler.recover()
+    first.reconciler.start()
+    first.service.create(TENANT, _job(tmp_path, "survivor", LOOP_UNTIL_TERM))
+    wait_until(lambda: _status(first, "survivor") is Secondary.TRAINING, 15)
+    first.close()  # the control plane goes away; the job must not
+
+    second = build(settings)
+    try:
+        second.reconciler.recover()
+        assert _status(second, "survivor") is Secondary.TRAINING
+        second.reconciler.start()
+        second.service.stop(TENANT, JobKind.TRAINING, "survivor")
+        wait_until(lambda: _status(second, "survivor") is Secondary.STOPPED, 15)
+        job = second.service.describe(TENANT, JobKind.TRAINING, "survivor")
+        assert job.outcome is not None and job.outcome.exit_code == 0
+    finally:
+        second.close()
+
+
+def test_python_image_puts_the_servers_python_first_on_path(plane: ControlPlane, tmp_path: Path) -> None:
+    plane.reconciler.recover()
+    plane.reconciler.start()
+    script = "import os,sys,pathlib; pathlib.Path(os.environ['MARKER']).write_text(sys.executable)"
+    plane.service.create(TENANT, _job(tmp_path, "which", script))
+    wait_until(lambda: _status(plane, "which") is Secondary.COMPLETED, 15)
+    assert Path((tmp_path / "marker").read_text()).parent == Path(sys.executable).parent
