@@ -1,0 +1,100 @@
+"""Make a job's inputs and durable checkpoints appear in its tree before the job starts.
+
+Local data is linked, not copied: a channel directory is a symlink to the source directory (a single
+source file is linked inside a real channel directory under its own name), so staging costs nothing
+whatever the data size. A job that writes into a channel writes into the source, unlike SageMaker's
+downloaded copy. The checkpoint directory is a symlink to the durable checkpoint directory, which gives
+SageMaker's checkpoint semantics for free: existing checkpoints are visible at start (resume), and
+every write or delete lands in the durable location at once, so nothing is lost when the job is
+SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from trainplane.artifacts.layout import JobLayout
+from trainplane.artifacts.locations import to_local_path
+from trainplane.domain import errors
+from trainplane.domain.job import JobSpec
+
+CHECKPOINT_FIELD = "checkpointConfig.s3Uri"
+LOCAL_PATH_FIELD = "checkpointConfig.localPath"
+
+
+def channel_field(index: int) -> str:
+    """The wire path of channel `index` (1-based, as the service reports it)."""
+    return f"inputDataConfig.{index}.member.dataSource.s3DataSource.s3Uri"
+
+
+def stage_inputs(spec: JobSpec, layout: JobLayout) -> None:
+    """Link every channel under input/data/<name> and the checkpoint dir to its durable location.
+
+    Idempotent: staging the same job again relinks the same targets.
+
+    Raises:
+        errors.Invalid: a channel source does not exist, or the checkpoint LocalPath is a
+            non-empty directory that is not the durable location.
+    """
+    sources = _channel_sources(spec)
+    layout.create()
+    for name, source in sources:
+        _stage_channel(layout.channel_dir(name), source)
+    _stage_checkpoints(spec, layout)
+
+
+def _channel_sources(spec: JobSpec) -> list[tuple[str, Path]]:
+    # Check every source before touching the tree, so a bad request leaves nothing half staged.
+    sources = []
+    for index, channel in enumerate(spec.channels, start=1):
+        field = channel_field(index)
+        source = to_local_path(field, channel.source)
+        if not source.exists():
+            raise errors.Invalid(field, f"channel {channel.name!r}: {source} does not exist")
+        sources.append((channel.name, source))
+    return sources
+
+
+def _stage_channel(channel_dir: Path, source: Path) -> None:
+    if source.is_dir():
+        _link(channel_dir, source)
+        return
+    if channel_dir.is_symlink():
+        channel_dir.unlink()
+    channel_dir.mkdir(parents=True, exist_ok=True)
+    _link(channel_dir / source.name, source)
+
+
+def _stage_checkpoints(spec: JobSpec, layout: JobLayout) -> None:
+    local_dir = layout.checkpoint_dir(spec)
+    if spec.checkpoint_uri is None:
+        local_dir.mkdir(parents=True, exist_ok=True)
+        return
+    durable_dir = to_local_path(CHECKPOINT_FIELD, spec.checkpoint_uri)
+    durable_dir.mkdir(parents=True, exist_ok=True)
+    if local_dir.resolve() == durable_dir.resolve():
+        return
+    if local_dir.is_dir() and not local_dir.is_symlink():
+        if any(local_dir.iterdir()):
+            # Merging would hide which files are durable; SageMaker starts from an empty LocalPath.
+            raise errors.Invalid(
+                LOCAL_PATH_FIELD,
+                f"{local_dir} already holds files; it must be empty or absent to be linked to {durable_dir}",
+            )
+        local_dir.rmdir()
+    _link(local_dir, durable_dir)
+
+
+def _link(link: Path, target: Path) -> None:
+    """Point `link` at `target`, replacing an older link or file atomically."""
+    if link.is_symlink() and Path(os.readlink(link)) == target:
+        return
+    link.parent.mkdir(parents=True, exist_ok=True)
+    temporary = link.with_name(f".{link.name}.link-{os.getpid()}")
+    if temporary.is_symlink():
+        temporary.unlink()
+    temporary.symlink_to(target, target_is_directory=target.is_dir())
+    if link.is_dir() and not link.is_symlink():
+        link.rmdir()  # os.replace cannot replace a directory; staging only ever finds it empty
+    os.replace(temporary, link)

@@ -1,0 +1,23 @@
+"""The HTTP client of a trainplane server. Imports only `trainplane.domain`, httpx and the stdlib."""
+
+from __future__ import annotations
+
+from trainplane.client.client import Client
+from trainplane.client.models import (
+    LogChunk,
+    MetricValue,
+    StatusTransition,
+    TrainingJob,
+    TrainingJobPage,
+    TrainingJobSummary,
+)
+
+__all__ = [
+    "Client",
+    "LogChunk",
+    "MetricValue",
+    "StatusTransition",
+    "TrainingJob",
+    "TrainingJobPage",
+    "TrainingJobSummary",
+]

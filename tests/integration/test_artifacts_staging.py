@@ -1,0 +1,134 @@
+"""Channels and checkpoints a job sees in its tree, and resume through the durable checkpoint dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainplane.artifacts.layout import JobLayout
+from trainplane.artifacts.locations import to_uri
+from trainplane.artifacts.staging import stage_inputs
+from trainplane.domain import errors
+from trainplane.domain.job import Channel, JobSpec
+
+
+def _spec(**changes: object) -> JobSpec:
+    fields: dict[str, object] = {"image": "trainplane/python", "command": ("true",), "environment": {}}
+    fields.update(changes)
+    return JobSpec(**fields)  # type: ignore[arg-type]
+
+
+def test_directory_and_single_file_channels_are_visible_in_the_tree(tmp_path: Path) -> None:
+    train = tmp_path / "data" / "train"
+    train.mkdir(parents=True)
+    (train / "part-0.csv").write_text("1,2\n")
+    single = tmp_path / "data" / "labels.json"
+    single.write_text("{}")
+    layout = JobLayout(tmp_path / "base")
+    spec = _spec(channels=(Channel("train", str(train)), Channel("labels", to_uri(single))))
+
+    stage_inputs(spec, layout)
+
+    assert (layout.channel_dir("train") / "part-0.csv").read_text() == "1,2\n"
+    assert (layout.channel_dir("labels") / "labels.json").read_text() == "{}"
+    assert layout.model_dir.is_dir() and layout.output_data_dir.is_dir()
+
+
+def test_staging_twice_is_harmless(tmp_path: Path) -> None:
+    train = tmp_path / "train"
+    train.mkdir()
+    (train / "x").write_text("x")
+    layout = JobLayout(tmp_path / "base")
+    spec = _spec(channels=(Channel("train", str(train)),), checkpoint_uri=to_uri(tmp_path / "durable"))
+    stage_inputs(spec, layout)
+    stage_inputs(spec, layout)
+    assert (layout.channel_dir("train") / "x").read_text() == "x"
+    assert layout.checkpoint_dir(spec).resolve() == (tmp_path / "durable").resolve()
+
+
+def test_a_missing_channel_source_names_the_channel_field_and_stages_nothing(tmp_path: Path) -> None:
+    present = tmp_path / "present"
+    present.mkdir()
+    layout = JobLayout(tmp_path / "base")
+    spec = _spec(channels=(Channel("ok", str(present)), Channel("test", str(tmp_path / "missing"))))
+    with pytest.raises(errors.Invalid) as caught:
+        stage_inputs(spec, layout)
+    assert caught.value.field == "inputDataConfig.2.member.dataSource.s3DataSource.s3Uri"
+    assert "'test'" in caught.value.reason
+    assert not layout.channel_dir("ok").exists()
+
+
+def test_a_new_job_sees_the_checkpoints_an_earlier_job_left(tmp_path: Path) -> None:
+    durable = tmp_path / "checkpoints"
+    durable.mkdir()
+    (durable / "step-100.pt").write_bytes(b"old")
+    spec = _spec(checkpoint_uri=to_uri(durable))
+    layout = JobLayout(tmp_path / "job-2" / "base")
+
+    stage_inputs(spec, layout)
+
+    assert (layout.checkpoint_dir(spec) / "step-100.pt").read_bytes() == b"old"
+
+
+def test_checkpoints_a_killed_job_wrote_are_already_durable(tmp_path: Path) -> None:
+    """SageMaker syncs checkpoints continuously; a SIGKILL right after the write loses nothing."""
+    durable = tmp_path / "nested" / "checkpoints"  # created by staging
+    spec = _spec(checkpoint_uri=to_uri(durable), checkpoint_local_path="/opt/ml/checkpoints/run")
+    layout = JobLayout(tmp_path / "base")
+    stage_inputs(spec, layout)
+    local = layout.checkpoint_dir(spec)
+    assert local == layout.base_dir / "checkpoints" / "run"
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\n"
+            "path = os.path.join(sys.argv[1], 'step-1.npz')\n"
+            "open(path + '.tmp', 'wb').write(b'weights')\n"
+            "os.replace(path + '.tmp', path)\n"
+            "print('saved', flush=True)\n"
+            "time.sleep(60)\n",
+            str(local),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as writer:
+        try:
+            assert writer.stdout is not None and writer.stdout.readline() == "saved\n"
+            os.kill(writer.pid, signal.SIGKILL)
+            assert writer.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            writer.kill()
+    assert (durable / "step-1.npz").read_bytes() == b"weights"
+
+
+def test_an_absolute_local_path_outside_the_tree_is_linked_too(tmp_path: Path) -> None:
+    durable = tmp_path / "durable"
+    local = tmp_path / "scratch" / "ckpt"
+    spec = _spec(checkpoint_uri=to_uri(durable), checkpoint_local_path=str(local))
+    stage_inputs(spec, JobLayout(tmp_path / "base"))
+    (local / "a").write_text("a")
+    assert (durable / "a").read_text() == "a"
+
+
+def test_a_non_empty_local_checkpoint_dir_is_refused_rather_than_merged(tmp_path: Path) -> None:
+    local = tmp_path / "scratch"
+    local.mkdir()
+    (local / "unrelated").write_text("x")
+    spec = _spec(checkpoint_uri=to_uri(tmp_path / "durable"), checkpoint_local_path=str(local))
+    with pytest.raises(errors.Invalid) as caught:
+        stage_inputs(spec, JobLayout(tmp_path / "base"))
+    assert caught.value.field == "checkpointConfig.localPath"
+    assert (local / "unrelated").read_text() == "x"
+
+
+def test_without_a_checkpoint_uri_the_checkpoint_dir_is_a_plain_directory(tmp_path: Path) -> None:
+    layout = JobLayout(tmp_path / "base")
+    spec = _spec()
+    stage_inputs(spec, layout)
+    assert layout.checkpoint_dir(spec).is_dir() and not layout.checkpoint_dir(spec).is_symlink()
