@@ -1,4 +1,5 @@
 """A job that saves its model when stopped: the behaviour SageMaker's 120 s window exists for."""
+
 from __future__ import annotations
 
 import json

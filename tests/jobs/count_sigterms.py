@@ -1,4 +1,5 @@
 """Counts every SIGTERM it receives (one line each), lingers, then saves and exits 0."""
+
 from __future__ import annotations
 
 import os

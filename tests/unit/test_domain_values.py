@@ -106,9 +106,7 @@ def test_job_codec_round_trips_every_field() -> None:
         dialect="sagemaker",
         at=T0,
     )
-    job = job.advance(Event.STOP_REQUESTED, T0, "stop").with_stop(
-        StopIntent(T0, T0, StopReason.USER, 5.0)
-    )
+    job = job.advance(Event.STOP_REQUESTED, T0, "stop").with_stop(StopIntent(T0, T0, StopReason.USER, 5.0))
     job = job.touched(
         handle=ExecutorHandle("local", {"run_dir": "/r"}),
         outcome=Outcome(
