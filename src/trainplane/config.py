@@ -45,7 +45,7 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("tp-data")
     stop_grace_seconds: float = DEFAULT_GRACE_SECONDS
-    images_json: str = ""  # JSON object or @path: {pattern: {"command": [...], "environment": {...}}}
+    images: str = ""  # JSON object or @path: {pattern: {"command": [...], "environment": {...}}}
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
     database_url: str = ""  # empty: SQLite in data_dir
@@ -72,7 +72,7 @@ class Settings:
             errors.Invalid: the configured map is not valid JSON of the documented shape.
         """
         mapping: dict[str, Any] = builtin_images()
-        text = self.images_json
+        text = self.images
         if text.startswith("@"):
             text = Path(text[1:]).read_text()
         if text:

@@ -145,3 +145,20 @@ def test_python_image_puts_the_servers_python_first_on_path(plane: ControlPlane,
     plane.service.create(TENANT, _job(tmp_path, "which", script))
     wait_until(lambda: _status(plane, "which") is Secondary.COMPLETED, 15)
     assert Path((tmp_path / "marker").read_text()).parent == Path(sys.executable).parent
+
+
+def test_configured_image_map_runs_its_command_with_its_environment(tmp_path: Path) -> None:
+    images = '{"acme/trainer:*": {"command": ["python", "-c"], "environment": {"FROM_IMAGE": "yes"}}}'
+    plane = build(Settings(data_dir=tmp_path / "data", images=images, reconcile_interval_seconds=1))
+    try:
+        plane.reconciler.recover()
+        plane.reconciler.start()
+        script = "import os,pathlib; pathlib.Path(os.environ['MARKER']).write_text(os.environ['FROM_IMAGE'])"
+        request = _job(tmp_path, "mapped", "", image="acme/trainer:1.2", entrypoint=(script,))
+        plane.service.create(TENANT, request)
+        wait_until(lambda: _status(plane, "mapped") is Secondary.COMPLETED, 15)
+        assert (tmp_path / "marker").read_text() == "yes"
+        with pytest.raises(errors.Invalid, match="TRAINPLANE_IMAGES"):
+            plane.service.create(TENANT, _job(tmp_path, "unmapped", "", image="other/image:1"))
+    finally:
+        plane.close()

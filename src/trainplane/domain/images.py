@@ -43,8 +43,8 @@ def resolve(rules: Sequence[ImageRule], image: str) -> Runtime:
     known = ", ".join(rule.pattern for rule in rules) or "none"
     raise errors.Invalid(
         "algorithmSpecification.trainingImage",
-        f"image {image!r} is not in the server's image map (setting {IMAGES_SETTING} "
-        f"or --image; known: {known})",
+        f"image {image!r} is not in the server's image map (setting {IMAGES_SETTING} or "
+        f"`trainplane serve --images`; known: {known})",
     )
 
 

@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     _option(
         parser,
         "--images",
-        "images_json",
+        "images",
         str,
         'image map as JSON or @path: {pattern: {"command": [...], "environment": {...}}}',
     )
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, transport: httpx.BaseTransport | None) -> int:
 
     overrides = {
         field: getattr(args, field)
-        for field in ("host", "port", "data_dir", "stop_grace_seconds", "images_json", "log_level")
+        for field in ("host", "port", "data_dir", "stop_grace_seconds", "images", "log_level")
     }
     settings = config.from_env(os.environ, **overrides)
     try:
