@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainplane.domain import errors, images
+from trainplane.domain import errors
+from trainplane.domain import images as image_map
 from trainplane.domain.job import DEFAULT_GRACE_SECONDS
 from trainplane.domain.names import DEFAULT_ACCOUNT, DEFAULT_REGION
 
@@ -22,14 +23,14 @@ def builtin_images() -> dict[str, dict[str, Any]]:
     """`trainplane/python` runs ContainerEntrypoint + ContainerArguments with this server's Python."""
     bin_dir = str(Path(sys.executable).parent)
     return {
-        images.BUILTIN_PYTHON_IMAGE: {
+        image_map.BUILTIN_PYTHON_IMAGE: {
             "command": [],
             "environment": {
                 "TRAINPLANE_PYTHON_BIN": bin_dir,
                 "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}",
             },
         },
-        f"{images.BUILTIN_PYTHON_IMAGE}:*": {
+        f"{image_map.BUILTIN_PYTHON_IMAGE}:*": {
             "command": [],
             "environment": {
                 "TRAINPLANE_PYTHON_BIN": bin_dir,
@@ -49,6 +50,7 @@ class Settings:
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
     database_url: str = ""  # empty: SQLite in data_dir
+    max_active_jobs: int = 1000  # per tenant; 0 for no limit (each local job is a few processes)
     log_level: str = "info"
     reconcile_interval_seconds: float = 5.0  # full sweep period; events wake it sooner
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -65,7 +67,7 @@ class Settings:
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
 
-    def image_rules(self) -> list[images.ImageRule]:
+    def image_rules(self) -> list[image_map.ImageRule]:
         """Built-in images plus the configured map; configured patterns override built-ins.
 
         Raises:
@@ -79,11 +81,11 @@ class Settings:
             try:
                 configured = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise errors.Invalid(images.IMAGES_SETTING, f"not valid JSON: {exc}") from exc
+                raise errors.Invalid(image_map.IMAGES_SETTING, f"not valid JSON: {exc}") from exc
             if not isinstance(configured, dict):
-                raise errors.Invalid(images.IMAGES_SETTING, "must be a JSON object")
+                raise errors.Invalid(image_map.IMAGES_SETTING, "must be a JSON object")
             mapping.update(configured)
-        return images.parse_rules(mapping)
+        return image_map.parse_rules(mapping)
 
 
 def env_name(field_name: str) -> str:

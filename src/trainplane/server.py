@@ -65,6 +65,7 @@ def build(settings: Settings) -> ControlPlane:
             image_rules=settings.image_rules(),
             region=settings.region,
             account=settings.account,
+            max_active_jobs=settings.max_active_jobs,
         ),
         executors,
     )

@@ -67,6 +67,7 @@ class ServiceSettings:
     image_rules: Sequence[images.ImageRule]
     region: str = names.DEFAULT_REGION
     account: str = names.DEFAULT_ACCOUNT
+    max_active_jobs: int = 0  # 0: no limit
 
 
 def parse_grace_tag(value: str, field_name: str = "tags") -> float:
@@ -113,8 +114,10 @@ class JobService:
         Raises:
             errors.Invalid: unknown image, unusable location or tag.
             errors.NameInUse: a job of that kind and name exists.
+            errors.LimitExceeded: the tenant has `max_active_jobs` jobs not yet finished.
         """
         runtime = images.resolve(self._settings.image_rules, request.image)
+        self._check_active_limit(tenant)
         self._check_locations(request)
         if GRACE_TAG in request.tags:
             parse_grace_tag(request.tags[GRACE_TAG])
@@ -155,6 +158,16 @@ class JobService:
         log.info("event=job_created job=%s name=%s", job.id, job.name)
         self._on_change(job.id)
         return job
+
+    def _check_active_limit(self, tenant: str) -> None:
+        # Checked before the insert, not atomically with it: racing creates may overshoot by a few,
+        # which a resource limit (unlike a name) tolerates.
+        limit = self._settings.max_active_jobs
+        if limit and self._store.count_active(tenant) >= limit:
+            raise errors.LimitExceeded(
+                f"The account-level service limit of {limit} active training jobs has been reached "
+                "(setting TRAINPLANE_MAX_ACTIVE_JOBS). Stop a job or wait for one to finish."
+            )
 
     def _check_locations(self, request: NewJob) -> None:
         self._artifacts.check_location("outputDataConfig.s3OutputPath", request.output_uri)

@@ -76,6 +76,10 @@ class Store(Protocol):
         """Raises: errors.Invalid (a bad page token)."""
         ...
 
+    def count_active(self, tenant: str) -> int:
+        """How many of the tenant's jobs are not terminal."""
+        ...
+
     def active_jobs(self) -> Sequence[Job]:
         """Every non-terminal job of every tenant (what the reconciler drives)."""
         ...

@@ -148,6 +148,11 @@ class SqlStore:
         has_more = len(rows) > query.limit
         return Page(found, decode(found[-1]) if has_more and found else None)
 
+    def count_active(self, tenant: str) -> int:
+        query = sa.select(sa.func.count()).where(jobs.c.is_active.is_(True), jobs.c.tenant == tenant)
+        with translate_errors(), self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def active_jobs(self) -> Sequence[Job]:
         with translate_errors(), self._engine.connect() as conn:
             rows = conn.execute(jobs.select().where(jobs.c.is_active.is_(True))).all()

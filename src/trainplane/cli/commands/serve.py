@@ -39,6 +39,13 @@ def register(subparsers: Any) -> None:
         str,
         'image map as JSON or @path: {pattern: {"command": [...], "environment": {...}}}',
     )
+    _option(
+        parser,
+        "--max-active-jobs",
+        "max_active_jobs",
+        int,
+        "most jobs not yet finished per tenant; more is ResourceLimitExceeded (0: no limit)",
+    )
     _option(parser, "--log-level", "log_level", str, "debug|info|warning|error")
     parser.set_defaults(handler=run)
 
@@ -65,7 +72,15 @@ def run(args: argparse.Namespace, transport: httpx.BaseTransport | None) -> int:
 
     overrides = {
         field: getattr(args, field)
-        for field in ("host", "port", "data_dir", "stop_grace_seconds", "images", "log_level")
+        for field in (
+            "host",
+            "port",
+            "data_dir",
+            "stop_grace_seconds",
+            "images",
+            "max_active_jobs",
+            "log_level",
+        )
     }
     settings = config.from_env(os.environ, **overrides)
     try:
