@@ -1,4 +1,4 @@
-"""The demo's story with the trainplane CLI: train digits, stop, keep the model, resume from the checkpoint."""
+"""The demo's story through the trainplane CLI: train, stop, keep the model, resume from the checkpoint."""
 
 from __future__ import annotations
 
