@@ -336,57 +336,6 @@ def test_every_pattern_in_the_model_compiles_or_is_skipped() -> None:
     assert len(skipped) <= 1  # only the Athena surrogate-range pattern
 
 
-def test_input_members_describe_cli_options() -> None:
-    members = {m.name: m for m in shapes.input_members("CreateTrainingJob")}
-    name = members["TrainingJobName"]
-    assert name.option == "--training-job-name"
-    assert name.type == "string"
-    assert name.is_required
-    assert name.documentation == "The name of the training job."
-    assert members["OutputDataConfig"].type == "structure"
-    assert members["InputDataConfig"].type == "list"
-    assert members["HyperParameters"].type == "map"
-    assert members["EnableNetworkIsolation"].type == "boolean"
-    assert not members["Tags"].is_required
-    listing = {m.name: m for m in shapes.input_members("ListTrainingJobs")}
-    assert listing["MaxResults"].type == "integer"
-    assert listing["CreationTimeAfter"].type == "timestamp"
-    assert listing["SortOrder"].enum == ("Ascending", "Descending")
-    assert listing["NextToken"].documentation.endswith("the response includes a NextToken.")
-
-
-def test_input_skeleton_has_every_member_with_a_typed_placeholder() -> None:
-    skeleton = shapes.input_skeleton("CreateTrainingJob")
-    members = {m.name for m in shapes.input_members("CreateTrainingJob")}
-    assert set(skeleton) == members
-    assert skeleton["TrainingJobName"] == ""
-    assert skeleton["EnableNetworkIsolation"] is True
-    assert skeleton["StoppingCondition"]["MaxRuntimeInSeconds"] == 0
-    assert skeleton["HyperParameters"] == {"KeyName": ""}
-    assert skeleton["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == ""
-    assert shapes.input_skeleton("ListTrainingJobs")["CreationTimeAfter"] == shapes.SKELETON_TIMESTAMP
-
-
-def test_output_skeleton_follows_the_output_shape() -> None:
-    skeleton = shapes.output_skeleton("DescribeTrainingJob")
-    assert skeleton["ModelArtifacts"] == {"S3ModelArtifacts": ""}
-    assert skeleton["SecondaryStatusTransitions"][0]["Status"] == ""
-    assert shapes.output_skeleton("StopTrainingJob") == {}
-
-
-def test_skeletons_of_recursive_shapes_stop() -> None:
-    # SearchExpression contains SubExpressions of SearchExpression (not a supported operation yet).
-    skeleton = shapes._skeleton(shapes.service_model().shape_for("SearchExpression"), ())
-    assert skeleton["SubExpressions"] == [{}]
-
-
-def test_every_supported_operation_has_skeletons_and_members() -> None:
-    for operation in shapes.SUPPORTED_OPERATIONS:
-        assert isinstance(shapes.input_skeleton(operation), dict)
-        assert isinstance(shapes.output_skeleton(operation), dict)
-        assert shapes.input_members(operation)
-
-
 def test_an_unsupported_operation_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="CreateEndpoint"):
         shapes.validate("CreateEndpoint", {})

@@ -1,19 +1,12 @@
-"""SageMaker request shapes from botocore's own service model: validation, CLI options, skeletons.
-
-Imports only botocore, `regex`, stdlib and `trainplane.domain`, so the CLI can use it client-side.
-"""
+"""SageMaker request validation against botocore's own service model (the CLI has its own skeletons)."""
 
 from __future__ import annotations
 
 import functools
-import html
-import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import botocore.session
-from botocore import xform_name
 
 from trainplane.api.sagemaker import constraints
 from trainplane.domain import errors
@@ -35,7 +28,6 @@ SUPPORTED_OPERATIONS: frozenset[str] = frozenset(
 # AWS lists every violation; past this many the message says how many more there were, so a
 # malicious body cannot make the error response arbitrarily large.
 MAX_LISTED_VIOLATIONS = 100
-SKELETON_TIMESTAMP = "1970-01-01T00:00:00Z"
 
 
 class ShapeInvalid(errors.Invalid):
@@ -58,18 +50,6 @@ class ShapeSerializationError(ShapeInvalid):
         self.message = reason
         self.args = (reason,)
         self.violations = ()
-
-
-@dataclass(frozen=True)
-class MemberInfo:
-    """One top-level input member, described for the CLI."""
-
-    name: str  # wire name, e.g. "TrainingJobName"
-    option: str  # the AWS CLI's option for it, e.g. "--training-job-name"
-    type: str  # string | integer | float | boolean | blob | timestamp | structure | list | map
-    is_required: bool
-    documentation: str  # the first sentence, plain text
-    enum: tuple[str, ...] = ()
 
 
 @functools.cache
@@ -117,73 +97,7 @@ def parse_timestamp(value: object, field: str) -> datetime:
     return parsed
 
 
-def input_members(operation: str) -> list[MemberInfo]:
-    """The operation's top-level input members in model order, for building CLI options."""
-    shape = _operation(operation).input_shape
-    if shape is None:
-        return []
-    required = set(shape.required_members)
-    return [
-        MemberInfo(
-            name=name,
-            option="--" + xform_name(name, "-"),  # the AWS CLI's own spelling
-            type=_CLI_TYPES.get(member.type_name, member.type_name),
-            is_required=name in required,
-            documentation=first_sentence(member.documentation),
-            enum=tuple(getattr(member, "enum", ())),
-        )
-        for name, member in shape.members.items()
-    ]
-
-
-def input_skeleton(operation: str) -> dict[str, Any]:
-    """Like `aws sagemaker <op> --generate-cli-skeleton input`: every member with a placeholder."""
-    shape = _operation(operation).input_shape
-    return {} if shape is None else _skeleton(shape, ())
-
-
-def output_skeleton(operation: str) -> dict[str, Any]:
-    """Like `--generate-cli-skeleton output`; {} for operations that answer with an empty body."""
-    shape = _operation(operation).output_shape
-    return {} if shape is None else _skeleton(shape, ())
-
-
-def first_sentence(documentation: str) -> str:
-    """The first sentence of botocore's HTML documentation, as plain text."""
-    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", documentation)).split())
-    text = re.sub(r" ([.,;:!?)])", r"\1", text)  # "<code>NextToken</code>." must not gain a space
-    match = re.match(r"(.+?[.!?])(\s|$)", text)
-    return match.group(1) if match else text
-
-
-_CLI_TYPES = {"long": "integer", "double": "float"}
-_SCALAR_PLACEHOLDERS: dict[str, Any] = {
-    "string": "",
-    "blob": "",
-    "integer": 0,
-    "long": 0,
-    "float": 0.0,
-    "double": 0.0,
-    "boolean": True,
-    "timestamp": SKELETON_TIMESTAMP,
-}
-
-
 def _operation(operation: str) -> Any:
     if operation not in SUPPORTED_OPERATIONS:
         raise ValueError(f"operation {operation!r} is not in SUPPORTED_OPERATIONS")
     return service_model().operation_model(operation)
-
-
-def _skeleton(shape: Any, stack: tuple[str, ...]) -> Any:
-    kind = shape.type_name
-    if kind == "structure":
-        if shape.name in stack:  # recursive shapes (e.g. nested filters) stop at one level
-            return {}
-        inner = (*stack, shape.name)
-        return {name: _skeleton(member, inner) for name, member in shape.members.items()}
-    if kind == "list":
-        return [_skeleton(shape.member, stack)]
-    if kind == "map":
-        return {"KeyName": _skeleton(shape.value, stack)}
-    return _SCALAR_PLACEHOLDERS.get(kind, "")
