@@ -14,7 +14,7 @@ class WaitTimeout(AssertionError):
 
 
 def wait_until(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout_seconds: float,
     interval_seconds: float = 0.01,
     *,
@@ -24,7 +24,7 @@ def wait_until(
     deadline = time.monotonic() + timeout_seconds
     while True:
         value = predicate()
-        if value:
+        if value is not None and value:
             return value
         if time.monotonic() >= deadline:
             description = message or getattr(predicate, "__name__", repr(predicate))

@@ -1,0 +1,198 @@
+"""The supervised job's processes: stage, spawn, SIGTERM per policy, SIGKILL everything and verify.
+
+Used by the supervisor only. Every process of the job is found through its cgroup v2 leaf (where
+writable) and as a descendant of the supervisor, which is a child subreaper, so double-forked and
+reparented processes are caught either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from trainplane.domain import documents, errors
+from trainplane.executors.local import process_tree, run_dir
+
+_log = logging.getLogger(__name__)
+KILL_VERIFY_SECONDS = 2.0  # how long SIGKILLed processes get to disappear before they count as survivors
+_VERIFY_POLL_SECONDS = 0.02  # backstop between SIGCHLD wake-ups: a cgroup emptying sends us no signal
+
+_LOGGED_PIDS = 20
+WaitFn = Callable[[float | None], None]
+
+
+class JobProcess:
+    """One job's process tree, as seen and handled by its supervisor."""
+
+    def __init__(
+        self,
+        directory: run_dir.RunDir,
+        launch: Mapping[str, Any],
+        status: dict[str, Any],
+        wait_for_wakeup: WaitFn,
+    ) -> None:
+        self._dir = directory
+        self._launch = launch
+        self._job_id: str = launch["job_id"]
+        self.spec = documents.spec_from_dict(launch["spec"])
+        self._status = status
+        self._wait = wait_for_wakeup
+        self._cgroup: process_tree.JobCgroup | None = None
+        self._main_pid: int | None = None
+        self.wait_status: int | None = None  # os.waitpid status of the entrypoint
+        self.spawn_error: str | None = None
+        self.is_staged = False
+        self.staging_error: str | None = None
+        self.report: dict[str, Any] = {"term_pids": 0, "kill_pids": 0, "survivors": []}
+
+    def stage(self) -> None:
+        """Stage inputs and write the config files; a failure is kept as the failure reason."""
+        from trainplane.artifacts.environment import write_config_files
+        from trainplane.artifacts.layout import JobLayout
+        from trainplane.artifacts.staging import stage_inputs
+
+        layout = JobLayout(self._dir.base_dir)
+        try:
+            stage_inputs(self.spec, layout)
+            write_config_files(spec=self.spec, layout=layout)
+        except errors.Invalid as exc:
+            self.staging_error = f"ClientError: staging the inputs failed: {exc.message}"
+        except OSError as exc:
+            self.staging_error = f"InternalServerError: staging the inputs failed: {exc}"
+        else:
+            self.is_staged = True
+            return
+        _log.warning("event=staging_failed job=%s reason=%s", self._job_id, self.staging_error)
+
+    def spawn(self) -> None:
+        """Start the entrypoint in its own session (and cgroup leaf), logging to job.log."""
+        self._dir.control_dir.mkdir(exist_ok=True)
+        env = dict(self._launch["environment"])
+        env["TRAINPLANE_CONTROL_DIR"] = str(self._dir.control_dir)
+        env["TRAINPLANE_SUPERVISOR_PID"] = str(os.getpid())
+        self._cgroup = process_tree.JobCgroup.create(self._job_id)
+        procs_fd = None if self._cgroup is None else self._cgroup.open_procs()
+        log_fd = os.open(self._dir.job_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            child = subprocess.Popen(
+                list(self.spec.command),
+                cwd=self._dir.base_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # the job never receives signals meant for us
+                preexec_fn=None if procs_fd is None else _enter_cgroup(procs_fd),
+            )
+        except (OSError, ValueError) as exc:  # no such program, empty command, bad cwd
+            self.spawn_error = f"AlgorithmError: the training process could not start: {exc}"
+            _log.warning("event=spawn_failed job=%s error=%s", self._job_id, exc)
+            return
+        finally:
+            os.close(log_fd)
+            if procs_fd is not None:
+                os.close(procs_fd)
+        # We reap with waitpid(-1) ourselves; tell Popen so it never warns or waits again.
+        child.returncode = 0
+        self._main_pid = child.pid
+        self._status.update(
+            phase="running",
+            started_at=time.time(),
+            main_pid=child.pid,
+            cgroup=None if self._cgroup is None else str(self._cgroup.path),
+        )
+        _log.info("event=job_spawned job=%s pid=%d cgroup=%s", self._job_id, child.pid, self._cgroup)
+
+    def reap(self) -> bool:
+        """Collect exited children; True once the entrypoint is gone (or never started)."""
+        for pid, wait_status in process_tree.reap_children():
+            if pid == self._main_pid:
+                self.wait_status = wait_status
+                self._status["exited_at"] = time.time()
+                _log.info("event=job_exited job=%s %s", self._job_id, describe_exit(wait_status))
+        return self.wait_status is not None or self.spawn_error is not None
+
+    def members(self) -> set[int]:
+        """Every live process of the job: its cgroup leaf plus the supervisor's descendants."""
+        pids = process_tree.descendants(os.getpid())
+        if self._cgroup is not None:
+            pids |= self._cgroup.pids()
+        return pids
+
+    def send_term(self) -> None:
+        """SIGTERM per the signal policy: the whole job ("group") or the entrypoint ("main")."""
+        if self.spec.signal_policy == "main":
+            targets = set() if self._main_pid is None or self.wait_status is not None else {self._main_pid}
+        else:
+            targets = self.members()
+        reached = process_tree.signal_pids(targets, signal.SIGTERM)
+        self.report.update(term_sent_at=time.time(), term_pids=len(reached))
+        self._status["stop_report"] = self.report
+        _log.info("event=sigterm_sent job=%s pids=%d %s", self._job_id, len(reached), _some(reached))
+
+    def send_kill(self, cause: str) -> None:
+        """SIGKILL every process of the job, wait for them to vanish, and record any survivor."""
+        sent_at = time.time()
+        reached, survivors = self._kill_and_verify()
+        if reached or cause != "main_exited":
+            self.report.setdefault("kill_sent_at", sent_at)
+            self.report["kill_pids"] += len(reached)
+            self._status["stop_report"] = self.report
+            _log.info(
+                "event=sigkill_sent job=%s cause=%s pids=%d %s",
+                self._job_id,
+                cause,
+                len(reached),
+                _some(reached),
+            )
+        self.report["survivors"] = sorted(survivors)
+        if survivors:
+            self._status["stop_report"] = self.report
+            _log.error("event=survivors job=%s pids=%s", self._job_id, sorted(survivors))
+
+    def _kill_and_verify(self) -> tuple[set[int], set[int]]:
+        reached: set[int] = set()
+        verify_until = time.monotonic() + KILL_VERIFY_SECONDS
+        while True:
+            targets = self.members()
+            # One by one first, so the count is exact (a victim's parent may reap it at once),
+            # then the cgroup-wide kill, which also catches a process forked after the snapshot.
+            reached |= process_tree.signal_pids(targets, signal.SIGKILL)
+            if self._cgroup is not None and targets:
+                self._cgroup.kill()
+            self.reap()
+            left = self.members()
+            is_populated = self._cgroup is not None and self._cgroup.is_populated()
+            if not left and not is_populated:
+                return reached, set()
+            if time.monotonic() >= verify_until:
+                return reached, left
+            self._wait(min(verify_until, time.monotonic() + _VERIFY_POLL_SECONDS))
+
+    def remove_cgroup(self) -> None:
+        if self._cgroup is not None:
+            self._cgroup.remove()
+
+
+def _some(pids: set[int]) -> str:
+    """The first pids, for the log line; a fork bomb must not make it megabytes long."""
+    shown = sorted(pids)[:_LOGGED_PIDS]
+    return "pid_list=" + ",".join(map(str, shown)) + (",..." if len(pids) > _LOGGED_PIDS else "")
+
+
+def describe_exit(wait_status: int) -> str:
+    if os.WIFSIGNALED(wait_status):
+        return f"signal={os.WTERMSIG(wait_status)}"
+    return f"code={os.waitstatus_to_exitcode(wait_status)}"
+
+
+def _enter_cgroup(procs_fd: int) -> Callable[[], None]:
+    def enter() -> None:
+        process_tree.enter_cgroup_fd(procs_fd)
+
+    return enter

@@ -1,0 +1,187 @@
+"""LocalExecutor: the control plane's side of the local executor (satisfies ports.Executor).
+
+It writes launch.json and stop.json, starts the detached supervisor, wakes it, and reads its
+status.json back. It never waits on the job: the supervisor owns the job and the kill deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from trainplane.artifacts.environment import job_environment
+from trainplane.artifacts.layout import JobLayout
+from trainplane.domain import documents, errors
+from trainplane.domain.job import ExecutorHandle, Job, StopIntent
+from trainplane.executors.local import notify, run_dir, status_file
+from trainplane.executors.local.observation import observation_from_status
+from trainplane.service.ports import Observation, Phase
+
+_log = logging.getLogger(__name__)
+WAKE_SIGNAL = signal.SIGUSR2  # "stop.json changed"; the supervisor treats SIGTERM as a preemption
+
+
+class LocalExecutor:
+    """Runs each job under its own detached supervisor in `<runs_dir>/<job id>/`."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        runs_dir: Path,
+        *,
+        python_executable: str = sys.executable,
+        notify_socket_path: Path | None = None,
+    ) -> None:
+        self._runs_dir = runs_dir
+        self._python = python_executable
+        self._notify_path = notify_socket_path
+        self._listener: notify.Listener | None = None
+        runs_dir.mkdir(parents=True, exist_ok=True)
+
+    def launch(self, job: Job) -> ExecutorHandle:
+        """Start the job's supervisor unless one already ran for this job id (idempotent).
+
+        Raises:
+            errors.Unavailable: the supervisor process could not be started.
+        """
+        directory = run_dir.RunDir(self._runs_dir / job.id)
+        directory.path.mkdir(parents=True, exist_ok=True)
+        handle = ExecutorHandle(self.name, {"run_dir": str(directory.path), "job_id": job.id})
+        with _locked(directory.lock_file):
+            if _has_supervisor(directory):
+                _log.info("event=launch_skipped job=%s reason=already_launched", job.id)
+                return handle
+            directory.pid_file.unlink(missing_ok=True)  # a dead supervisor's record, if any
+            self._write_launch_file(job, directory)
+            self._spawn_supervisor(job, directory)
+        return handle
+
+    def request_stop(self, handle: ExecutorHandle, intent: StopIntent) -> None:
+        """Persist the stop intent (first one wins: a deadline is never extended), then wake."""
+        directory = _run_dir(handle)
+        doc = {
+            "reason": intent.reason.value,
+            "requested_at": intent.requested_at.timestamp(),
+            "deadline_at": intent.deadline_at.timestamp(),
+            "grace_seconds": intent.grace_seconds,
+        }
+        directory.path.mkdir(parents=True, exist_ok=True)  # a stop may precede the launch
+        is_new = status_file.create_exclusive(directory.stop_file, doc)
+        # Written before the signal: a supervisor that is not ready yet reads stop.json right after
+        # it becomes ready, so either it sees the file or it gets the signal.
+        is_woken = run_dir.signal_supervisor(directory, WAKE_SIGNAL)
+        _log.info(
+            "event=stop_delivered job=%s is_new=%s is_woken=%s deadline_at=%.3f",
+            handle.ref["job_id"],
+            is_new,
+            is_woken,
+            intent.deadline_at.timestamp(),
+        )
+
+    def observe(self, handle: ExecutorHandle) -> Observation:
+        directory = _run_dir(handle)
+        status = status_file.read(directory.status_file)
+        if status is not None and status.get("phase") == Phase.FINISHED.value:
+            return observation_from_status(status)
+        if _is_supervisor_alive(directory):
+            return Observation(Phase.PENDING) if status is None else observation_from_status(status)
+        # The supervisor may have written its final status just before exiting: read once more.
+        status = status_file.read(directory.status_file)
+        if status is not None and status.get("phase") == Phase.FINISHED.value:
+            return observation_from_status(status)
+        lost = Observation(Phase.LOST) if status is None else observation_from_status(status)
+        return _as_lost(lost)
+
+    def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
+        try:
+            with _run_dir(handle).job_log.open("rb") as log:
+                log.seek(offset)
+                return log.read(max_bytes)
+        except FileNotFoundError:
+            return b""
+
+    def watch(self, on_change: Callable[[str], None]) -> None:
+        """Listen on the notify socket (no-op without one: the reconciler's polling suffices)."""
+        if self._notify_path is None or self._listener is not None:
+            return
+        self._listener = notify.Listener(self._notify_path, on_change)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _write_launch_file(self, job: Job, directory: run_dir.RunDir) -> None:
+        layout = JobLayout(directory.base_dir)
+        environment = job_environment(
+            job_name=job.name, job_arn=job.arn, spec=job.spec, layout=layout, base_env=os.environ
+        )
+        status_file.write_atomic(
+            directory.launch_file,
+            {
+                "job_id": job.id,
+                "job_name": job.name,
+                "job_arn": job.arn,
+                "spec": documents.spec_to_dict(job.spec),
+                "environment": environment,
+                "notify_socket_path": None if self._notify_path is None else str(self._notify_path),
+            },
+        )
+
+    def _spawn_supervisor(self, job: Job, directory: run_dir.RunDir) -> None:
+        command = [self._python, "-m", "trainplane.executors.local.supervisor", str(directory.path)]
+        try:
+            with directory.supervisor_log.open("ab") as log:
+                child = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # survives the server's death and never gets its signals
+                    cwd=directory.path,
+                )
+        except OSError as exc:
+            raise errors.Unavailable(f"the local supervisor could not start: {exc}") from exc
+        # Recorded now, not only by the supervisor, so a crash right after this never spawns a second
+        # one. Exclusive: if the supervisor already wrote its "ready" record, that one stands.
+        run_dir.write_record(directory, child.pid, is_ready=False, is_exclusive=True)
+        _log.info("event=supervisor_spawned job=%s pid=%d", job.id, child.pid)
+        threading.Thread(target=child.wait, name=f"reap-{child.pid}", daemon=True).start()
+
+
+def _run_dir(handle: ExecutorHandle) -> run_dir.RunDir:
+    return run_dir.RunDir(Path(handle.ref["run_dir"]))
+
+
+def _has_supervisor(directory: run_dir.RunDir) -> bool:
+    return directory.status_file.exists() or _is_supervisor_alive(directory)
+
+
+def _is_supervisor_alive(directory: run_dir.RunDir) -> bool:
+    record = run_dir.read_record(directory)
+    return record is not None and run_dir.is_alive(record)
+
+
+def _as_lost(observation: Observation) -> Observation:
+    return dataclasses.replace(observation, phase=Phase.LOST)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` for the with-block: one launch of a job at a time."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,120 @@
+"""The files of one job's run directory, shared by the launcher (control plane) and the supervisor.
+
+<runs_dir>/<job_id>/launch.json      what to run (written by launch, before spawning)
+                    supervisor.pid   {"pid", "start_ticks", "is_ready"}: which process supervises
+                    stop.json        the stop intent (written once by the control plane)
+                    status.json      the supervisor's reports (atomic replace)
+                    job.log          the job's stdout and stderr
+                    supervisor.log   the supervisor's own log
+                    control/         TRAINPLANE_CONTROL_DIR (checkpoint-complete handshake)
+                    base/            SAGEMAKER_BASE_DIR: the job's /opt/ml and working directory
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainplane.executors.local import process_tree, status_file
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def launch_file(self) -> Path:
+        return self.path / "launch.json"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.path / "supervisor.pid"
+
+    @property
+    def stop_file(self) -> Path:
+        return self.path / "stop.json"
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def job_log(self) -> Path:
+        return self.path / "job.log"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.path / "supervisor.log"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / "launch.lock"
+
+    @property
+    def control_dir(self) -> Path:
+        return self.path / "control"
+
+    @property
+    def checkpoint_complete_file(self) -> Path:
+        # The name trainplane.runtime.checkpoint_complete() writes inside TRAINPLANE_CONTROL_DIR.
+        return self.control_dir / "checkpoint-complete"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path / "base"
+
+
+@dataclass(frozen=True)
+class SupervisorRecord:
+    """Who supervises the job. `start_ticks` tells a reused pid apart from the real supervisor."""
+
+    pid: int
+    start_ticks: int
+    is_ready: bool  # its signal handlers are installed: a wake-up signal can no longer kill it
+
+
+def write_record(run_dir: RunDir, pid: int, *, is_ready: bool, is_exclusive: bool = False) -> None:
+    """Record `pid` (with its start time) as the job's supervisor; exclusive: only if none is."""
+    ticks = process_tree.start_ticks(pid)
+    if ticks is None:
+        return  # already gone (and reaped): observe() will report the job lost
+    doc = {"pid": pid, "start_ticks": ticks, "is_ready": is_ready}
+    if is_exclusive:
+        status_file.create_exclusive(run_dir.pid_file, doc)
+    else:
+        status_file.write_atomic(run_dir.pid_file, doc)
+
+
+def read_record(run_dir: RunDir) -> SupervisorRecord | None:
+    doc = status_file.read(run_dir.pid_file)
+    if doc is None:
+        return None
+    return SupervisorRecord(int(doc["pid"]), int(doc["start_ticks"]), bool(doc["is_ready"]))
+
+
+def is_alive(record: SupervisorRecord) -> bool:
+    """True while that very process runs: a zombie or a reused pid counts as dead."""
+    return process_tree.is_running(record.pid, record.start_ticks)
+
+
+def signal_supervisor(run_dir: RunDir, signum: int) -> bool:
+    """Send `signum` to the live, ready supervisor; False if there is none to wake."""
+    record = read_record(run_dir)
+    if record is None or not record.is_ready:
+        return False
+    try:
+        # A pidfd pins the process, so the start-time check and the signal hit the same one.
+        pidfd = os.pidfd_open(record.pid)
+    except ProcessLookupError:
+        return False
+    try:
+        if not is_alive(record):
+            return False
+        signal.pidfd_send_signal(pidfd, signum)
+    except ProcessLookupError:
+        return False
+    finally:
+        os.close(pidfd)
+    return True

@@ -1,0 +1,162 @@
+"""Build real jobs for the local executor and look for their processes in /proc."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tarfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.support.waiting import wait_until
+from trainplane.domain.job import ExecutorHandle, Job, JobSpec, StopIntent, new_job
+from trainplane.domain.status import JobKind, StopReason
+from trainplane.executors.local.launcher import LocalExecutor
+from trainplane.service.ports import Observation, Phase
+
+DONE_PHASES = (Phase.FINISHED, Phase.LOST)
+CGROUP_PARENT = Path("/sys/fs/cgroup/unified/trainplane")
+
+
+def make_job(tmp_path: Path, script: str, **spec_fields: Any) -> Job:
+    """A job running `bash -c script`, tagged with a unique TEST_MARKER in its environment."""
+    marker = f"tp-test-{uuid.uuid4().hex}"
+    environment = {"TEST_MARKER": marker, "TEST_DIR": str(tmp_path), **spec_fields.pop("environment", {})}
+    spec = JobSpec(
+        image="local/bash",
+        command=("bash", "-c", script),
+        environment=environment,
+        output_uri=(tmp_path / "output").as_uri(),
+        **spec_fields,
+    )
+    name = f"job-{uuid.uuid4().hex[:8]}"
+    return new_job(
+        job_id=uuid.uuid4().hex,
+        tenant="tenant",
+        kind=JobKind.TRAINING,
+        name=name,
+        arn=f"arn:aws:sagemaker:local:000000000000:training-job/{name}",
+        spec=spec,
+        request={},
+        dialect="native",
+        at=datetime.now(UTC),
+    )
+
+
+def marker_of(job: Job) -> str:
+    return job.spec.environment["TEST_MARKER"]
+
+
+def stop_intent(grace_seconds: float, reason: StopReason = StopReason.USER) -> StopIntent:
+    now = datetime.now(UTC)
+    return StopIntent(now, now + timedelta(seconds=grace_seconds), reason, grace_seconds)
+
+
+def wait_for_phase(
+    executor: LocalExecutor, handle: ExecutorHandle, phases: tuple[Phase, ...], timeout_seconds: float
+) -> Observation:
+    def reached() -> Observation | None:
+        observation = executor.observe(handle)
+        return observation if observation.phase in phases else None
+
+    return wait_until(reached, timeout_seconds, message=f"phase in {phases}")
+
+
+def wait_finished(executor: LocalExecutor, handle: ExecutorHandle, timeout_seconds: float) -> Observation:
+    return wait_for_phase(executor, handle, DONE_PHASES, timeout_seconds)
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """Live (non-zombie) processes whose environment or argv holds `marker`."""
+    needle = marker.encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[1].split()[0]
+            if state in (b"Z", b"X"):
+                continue
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                text = environ.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                text += cmdline.read()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if needle in text:
+            found.append(int(entry.name))
+    return found
+
+
+def status_of(handle: ExecutorHandle) -> dict[str, Any]:
+    return json.loads(  # type: ignore[no-any-return]
+        (Path(handle.ref["run_dir"]) / "status.json").read_text()
+    )
+
+
+def supervisor_pid(handle: ExecutorHandle) -> int:
+    return int(json.loads((Path(handle.ref["run_dir"]) / "supervisor.pid").read_text())["pid"])
+
+
+def model_members(model_uri: str) -> dict[str, bytes]:
+    """Every regular file in the packaged model.tar.gz, by member name."""
+    path = Path(model_uri.removeprefix("file://"))
+    with tarfile.open(path) as archive:
+        return {
+            member.name: archive.extractfile(member).read()  # type: ignore[union-attr]
+            for member in archive.getmembers()
+            if member.isfile()
+        }
+
+
+def manifest_of(model_uri: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads(model_members(model_uri)["trainplane-manifest.json"])
+    return manifest
+
+
+def kill_leftovers(runs_dir: Path) -> None:
+    """After a test: SIGKILL any supervisor and job process a failed test left behind."""
+    if not runs_dir.is_dir():
+        return
+    for directory in runs_dir.iterdir():
+        launch = directory / "launch.json"
+        if launch.exists():
+            marker = json.loads(launch.read_text())["environment"].get("TEST_MARKER")
+            for pid in processes_with_marker(marker) if marker else ():
+                _kill(pid)
+        pid_file = directory / "supervisor.pid"
+        if pid_file.exists():
+            record = json.loads(pid_file.read_text())
+            if _start_ticks(record["pid"]) == record["start_ticks"]:
+                _kill(record["pid"])
+        # PID 1 reaps orphaned zombies lazily (~1.6 s here) and a zombie still holds the cgroup.
+        wait_until(functools.partial(_remove_cgroup, directory.name), 10, message="cgroup removed")
+
+
+def _remove_cgroup(job_id: str) -> bool:
+    try:
+        (CGROUP_PARENT / job_id).rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return int(text[text.rindex(")") + 2 :].split()[19])
