@@ -13,6 +13,7 @@ import pytest
 from botocore.config import Config
 
 from tests.support.server import ServerProcess
+from tests.support.waiting import wait_until
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 ROLE_ARN = "arn:aws:iam::000000000000:role/trainplane"
@@ -34,7 +35,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess(tmp_path_factory.mktemp("server"), "--stop-grace-seconds", "30")
     process.start()
     yield process
-    process.kill()
+    try:
+        stop_every_job(sagemaker_client(process.url))
+    finally:
+        process.kill()
+
+
+def stop_every_job(sm: Any, timeout_seconds: float = 60) -> None:
+    """Leave no job running behind a test module: stop what runs and wait until all are finished."""
+
+    def unfinished() -> list[str]:
+        pages = sm.get_paginator("list_training_jobs").paginate()
+        return [
+            summary["TrainingJobName"]
+            for page in pages
+            for summary in page["TrainingJobSummaries"]
+            if summary["TrainingJobStatus"] in ("InProgress", "Stopping")
+        ]
+
+    for name in unfinished():
+        try:
+            sm.stop_training_job(TrainingJobName=name)
+        except sm.exceptions.ClientError:
+            pass  # finished meanwhile
+    wait_until(lambda: not unfinished(), timeout_seconds, 0.1, message="every job finished")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import sagemaker_client
+from tests.e2e.conftest import sagemaker_client, stop_every_job
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
 
@@ -97,6 +97,7 @@ def test_server_sigkilled_mid_stop_finishes_at_the_original_deadline(
         assert signals["SigkillProcesses"] >= 2 and signals["Survivors"] == []
         assert _processes_with(marker) == []
     finally:
+        stop_every_job(sm)
         second.kill()
 
 
@@ -122,6 +123,7 @@ def test_restarted_server_reattaches_to_a_running_job(tmp_path: Path, job_reques
         )
         assert list((tmp_path / "markers").glob("sigterm-*")), "the reattached job got its SIGTERM"
     finally:
+        stop_every_job(sm)
         second.kill()
 
 

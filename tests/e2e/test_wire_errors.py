@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import sagemaker_client
+from tests.e2e.conftest import sagemaker_client, stop_every_job
 from tests.support.server import ServerProcess
 
 JSON_11 = "application/x-amz-json-1.1"
@@ -67,6 +67,6 @@ def test_active_job_limit_is_resource_limit_exceeded(tmp_path: Path, job_request
         with pytest.raises(sm.exceptions.ResourceLimitExceeded) as caught:
             sm.create_training_job(**job_request())
         assert "TRAINPLANE_MAX_ACTIVE_JOBS" in caught.value.response["Error"]["Message"]
-        sm.stop_training_job(TrainingJobName=first["TrainingJobName"])
     finally:
+        stop_every_job(sm)
         limited.kill()

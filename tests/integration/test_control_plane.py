@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import tarfile
 import threading
@@ -11,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import local_jobs
 from tests.support.waiting import wait_until
 from trainplane.config import Settings
 from trainplane.domain import errors
-from trainplane.domain.status import JobKind, Primary, Secondary
+from trainplane.domain.status import JobKind, Primary, Secondary, StopReason
 from trainplane.server import ControlPlane, build
 from trainplane.service.jobs import GRACE_TAG, NewJob, StopOutcome
 
@@ -49,8 +52,8 @@ def _job(tmp_path: Path, name: str, script: str, **changes: object) -> NewJob:
 
 LOOP_UNTIL_TERM = (
     "import os,signal,sys,time,pathlib;"
-    "pathlib.Path(os.environ['MARKER']).write_text('ran');"
     "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0));"
+    "pathlib.Path(os.environ['MARKER']).write_text('ran');"
     "[time.sleep(0.05) for _ in iter(int, 1)]"
 )
 
@@ -162,3 +165,51 @@ def test_configured_image_map_runs_its_command_with_its_environment(tmp_path: Pa
             plane.service.create(TENANT, _job(tmp_path, "unmapped", "", image="other/image:1"))
     finally:
         plane.close()
+
+
+def _running(plane: ControlPlane, tmp_path: Path, name: str) -> tuple[int, int]:
+    """Start a job that loops until SIGTERM; its (supervisor pid, job pid) once it runs."""
+    plane.reconciler.recover()
+    plane.reconciler.start()
+    plane.service.create(TENANT, _job(tmp_path, name, LOOP_UNTIL_TERM))
+    wait_until(lambda: (tmp_path / "marker").exists(), 15, message="handler installed")
+    job = plane.service.describe(TENANT, JobKind.TRAINING, name)
+    assert job.handle is not None
+    run_dir = Path(job.handle.ref["run_dir"])
+    status = json.loads((run_dir / "status.json").read_text())
+    return local_jobs.supervisor_pid(job.handle), int(status["main_pid"])
+
+
+def test_sigterm_from_outside_is_a_preemption_through_the_same_protocol(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    """reference/peers.md pain 15: an engine's SIGTERM runs our protocol and records why."""
+    supervisor, _ = _running(plane, tmp_path, "preempted")
+    os.kill(supervisor, signal.SIGTERM)
+    wait_until(lambda: _status(plane, "preempted") is Secondary.STOPPED, 15)
+    job = plane.service.describe(TENANT, JobKind.TRAINING, "preempted")
+    assert job.stop is not None and job.stop.reason is StopReason.PREEMPTED
+    assert [t.status for t in job.history][-2:] == [Secondary.STOPPING, Secondary.STOPPED]
+    assert job.outcome is not None and job.outcome.exit_code == 0 and job.outcome.model_uri
+
+
+def test_a_lost_supervisor_fails_the_job_and_its_processes_are_killed(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    """reference/peers.md pain 4 and 13: nothing is left holding resources, and the record says why."""
+    supervisor, job_pid = _running(plane, tmp_path, "orphaned")
+    os.kill(supervisor, signal.SIGKILL)
+    wait_until(lambda: _status(plane, "orphaned") is Secondary.FAILED, 15)
+    job = plane.service.describe(TENANT, JobKind.TRAINING, "orphaned")
+    assert job.outcome is not None and "supervisor disappeared" in (job.outcome.failure_reason or "")
+    report = job.outcome.stop_report
+    assert report is not None and report.kill_pids == 1 and report.survivors == ()
+    wait_until(lambda: not _is_alive(job_pid), 5, message="the orphaned job process is gone")
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

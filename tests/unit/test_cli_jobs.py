@@ -189,7 +189,8 @@ def test_serve_help_names_every_setting_env_var(capsys: pytest.CaptureFixture[st
         "TRAINPLANE_PORT",
         "TRAINPLANE_DATA_DIR",
         "TRAINPLANE_STOP_GRACE_SECONDS",
-        "TRAINPLANE_IMAGES_JSON",
+        "TRAINPLANE_IMAGES",
+        "TRAINPLANE_MAX_ACTIVE_JOBS",
         "TRAINPLANE_LOG_LEVEL",
     ):
         assert env in out

@@ -125,9 +125,7 @@ def _history_from_list(items: list[dict[str, Any]]) -> tuple[Transition, ...]:
     )
 
 
-def _stop_to_dict(stop: StopIntent | None) -> dict[str, Any] | None:
-    if stop is None:
-        return None
+def stop_to_dict(stop: StopIntent) -> dict[str, Any]:
     return {
         "requested_at": stop.requested_at.timestamp(),
         "deadline_at": stop.deadline_at.timestamp(),
@@ -180,7 +178,7 @@ def job_state_to_dict(job: Job) -> dict[str, Any]:
     """The mutable part of a job (what `Store.save` rewrites)."""
     return {
         "history": _history_to_list(job.history),
-        "stop": _stop_to_dict(job.stop),
+        "stop": None if job.stop is None else stop_to_dict(job.stop),
         "handle": None
         if job.handle is None
         else {"executor": job.handle.executor, "ref": dict(job.handle.ref)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
+from trainplane.domain import transitions
 from trainplane.domain.job import Job, Outcome
 from trainplane.domain.status import Secondary, StopReason
 from trainplane.domain.transitions import Event
@@ -51,9 +52,10 @@ def _outcome(observation: Observation) -> Outcome:
 
 def apply(job: Job, observation: Observation, now: datetime) -> Job:
     """`job` advanced through every step the observation shows it has passed; `job` itself if none."""
-    updated = _catch_up_start(job, observation, now)
+    updated = _adopt_engine_stop(_catch_up_start(job, observation, now), observation)
     if observation.phase is Phase.LOST:
-        return with_failure(updated, LOST_REASON).advance(Event.FAILED, now, LOST_REASON)
+        lost = dataclasses.replace(updated, outcome=_outcome(observation))
+        return with_failure(lost, LOST_REASON).advance(Event.FAILED, now, LOST_REASON)
     if observation.phase is Phase.PACKAGING and updated.status is Secondary.TRAINING:
         if observation.exit_code == 0 and not observation.was_stopped:
             at = observation.exited_at or now
@@ -82,6 +84,16 @@ def _catch_up_start(job: Job, observation: Observation, now: datetime) -> Job:
     if job.started_at is None and observation.started_at is not None and job.status is Secondary.STOPPING:
         job = dataclasses.replace(job, started_at=observation.started_at)
     return job
+
+
+def _adopt_engine_stop(job: Job, observation: Observation) -> Job:
+    """reference/peers.md pain 15: a stop the engine began (e.g. preemption) runs our protocol and says so."""
+    intent = observation.stop
+    if intent is None or job.stop is not None or job.status not in transitions.STOPPABLE:
+        return job
+    grace = f"{intent.grace_seconds:g} s"
+    message = f"The job was stopped from outside trainplane ({intent.reason.value}): grace {grace}"
+    return job.advance(Event.STOP_REQUESTED, intent.requested_at, message).with_stop(intent)
 
 
 def _finish(job: Job, observation: Observation, now: datetime) -> Job:

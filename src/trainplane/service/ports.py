@@ -118,6 +118,7 @@ class Observation:
     output_uri: str | None = None
     has_complete_checkpoint: bool = False
     was_stopped: bool = False  # the supervisor ran the stop protocol
+    stop: StopIntent | None = None  # the stop the executor is carrying out (it may have started it)
     metrics: tuple[Metric, ...] = ()
     stop_report: StopReport | None = None
 
@@ -136,6 +137,10 @@ class Executor(Protocol):
         ...
 
     def observe(self, handle: ExecutorHandle) -> Observation: ...
+
+    def kill_all(self, handle: ExecutorHandle) -> StopReport:
+        """SIGKILL whatever is left of a job whose supervisor is gone; report kills and survivors."""
+        ...
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         """Up to `max_bytes` of the job's combined stdout/stderr from byte `offset` (b"" at the end)."""

@@ -6,6 +6,7 @@ every active job also runs every `sweep_interval_seconds`, so a lost wake-up onl
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from trainplane.domain.job import ExecutorHandle, Job, StopIntent
 from trainplane.domain.status import Secondary, StopReason
 from trainplane.service import observing
 from trainplane.service.jobs import JobService
-from trainplane.service.ports import Artifacts, Clock, Executor, Store
+from trainplane.service.ports import Artifacts, Clock, Executor, Phase, Store
 
 log = logging.getLogger("trainplane.reconciler")
 HANDLE_RETRIES = 20
@@ -180,6 +181,10 @@ class Reconciler:
     def _observe(self, job: Job, executor: Executor) -> None:
         assert job.handle is not None
         observation = executor.observe(job.handle)
+        if observation.phase is Phase.LOST:
+            # Nothing supervises the job any more: kill what it left before saying it failed.
+            report = executor.kill_all(job.handle)
+            observation = dataclasses.replace(observation, stop_report=report)
         updated = observing.apply(job, observation, self._clock.now())
         if updated is not job:
             self._save(job, updated)

@@ -15,18 +15,21 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from trainplane.artifacts.environment import job_environment
 from trainplane.artifacts.layout import JobLayout
 from trainplane.domain import documents, errors
-from trainplane.domain.job import ExecutorHandle, Job, StopIntent
-from trainplane.executors.local import notify, run_dir, status_file
+from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
+from trainplane.executors.local import notify, process_tree, run_dir, status_file
 from trainplane.executors.local.observation import observation_from_status
 from trainplane.service.ports import Observation, Phase
 
 _log = logging.getLogger(__name__)
+LOST_KILL_WAIT_SECONDS = 2.0  # how long cgroup.kill may take to empty a lost job's leaf
 WAKE_SIGNAL = signal.SIGUSR2  # "stop.json changed"; the supervisor treats SIGTERM as a preemption
 
 
@@ -69,12 +72,7 @@ class LocalExecutor:
     def request_stop(self, handle: ExecutorHandle, intent: StopIntent) -> None:
         """Persist the stop intent (first one wins: a deadline is never extended), then wake."""
         directory = _run_dir(handle)
-        doc = {
-            "reason": intent.reason.value,
-            "requested_at": intent.requested_at.timestamp(),
-            "deadline_at": intent.deadline_at.timestamp(),
-            "grace_seconds": intent.grace_seconds,
-        }
+        doc = documents.stop_to_dict(intent)
         directory.path.mkdir(parents=True, exist_ok=True)  # a stop may precede the launch
         is_new = status_file.create_exclusive(directory.stop_file, doc)
         # Written before the signal: a supervisor that is not ready yet reads stop.json right after
@@ -101,6 +99,34 @@ class LocalExecutor:
             return observation_from_status(status)
         lost = Observation(Phase.LOST) if status is None else observation_from_status(status)
         return _as_lost(lost)
+
+    def kill_all(self, handle: ExecutorHandle) -> StopReport:
+        """Kill what a lost supervisor left in the job's cgroup leaf (pain 4: orphans hold GPUs)."""
+        directory = _run_dir(handle)
+        if _is_supervisor_alive(directory):
+            raise errors.Conflict("the job's supervisor is alive: stop the job instead")
+        status = status_file.read(directory.status_file) or {}
+        if not status.get("cgroup"):
+            # Without a cgroup nothing reliably names the job's processes once its subreaper died.
+            main_pid = status.get("main_pid")
+            if isinstance(main_pid, int) and Path(f"/proc/{main_pid}").exists():
+                return StopReport(survivors=(main_pid,))
+            return StopReport()
+        cgroup = process_tree.JobCgroup(Path(status["cgroup"]))
+        pids = cgroup.pids()
+        now = datetime.now(UTC)
+        if pids:
+            cgroup.kill()
+        deadline = time.monotonic() + LOST_KILL_WAIT_SECONDS
+        while cgroup.is_populated() and time.monotonic() < deadline:
+            time.sleep(0.01)  # cgroup.events has no wait API here; bounded and rare (lost jobs only)
+        survivors = tuple(sorted(cgroup.pids()))
+        if not survivors:
+            cgroup.remove()
+        _log.warning(
+            "event=lost_job_killed job=%s pids=%d survivors=%s", handle.ref["job_id"], len(pids), survivors
+        )
+        return StopReport(kill_sent_at=now if pids else None, kill_pids=len(pids), survivors=survivors)
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         try:

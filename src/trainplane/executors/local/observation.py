@@ -26,4 +26,5 @@ def observation_from_status(status: Mapping[str, Any]) -> Observation:
         was_stopped=bool(status.get("was_stopped")),
         metrics=tuple(documents.metric_from_dict(m) for m in status.get("metrics", ())),
         stop_report=None if report is None else documents.stop_report_from_dict(report),
+        stop=documents.stop_from_dict(status.get("stop")),
     )

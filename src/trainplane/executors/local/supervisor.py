@@ -13,9 +13,12 @@ import selectors
 import signal
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trainplane.domain import documents
+from trainplane.domain.job import StopIntent
+from trainplane.domain.status import StopReason
 from trainplane.executors.local import final_report, notify, process_tree, run_dir, status_file
 from trainplane.executors.local import stop_protocol as protocol
 from trainplane.executors.local.job_process import JobProcess
@@ -142,16 +145,19 @@ class Supervisor:
         if self._stop is not None:
             return self._stop  # converted once, on receipt: re-reading must not move the deadline
         intent = documents.stop_from_dict(status_file.read(self._dir.stop_file))
-        if intent is not None:
-            remaining_seconds = intent.deadline_at.timestamp() - time.time()
-            deadline_at = intent.deadline_at.timestamp()
-            self._stop = protocol.StopOrder(intent.reason.value, time.monotonic() + remaining_seconds)
-        elif self._received & set(_STOP_SIGNALS):
-            deadline_at = time.time() + self._spec.grace_seconds
-            self._stop = protocol.StopOrder("preempted", time.monotonic() + self._spec.grace_seconds)
-        else:
+        if intent is None and self._received & set(_STOP_SIGNALS):
+            # Someone else (an engine, an operator) sent us SIGTERM: the same protocol, as a preemption.
+            now = datetime.now(UTC)
+            grace_seconds = self._spec.grace_seconds
+            intent = StopIntent(
+                now, now + timedelta(seconds=grace_seconds), StopReason.PREEMPTED, grace_seconds
+            )
+        if intent is None:
             return None
-        self._status["stop"] = {"reason": self._stop.reason, "deadline_at": deadline_at}
+        deadline_at = intent.deadline_at.timestamp()
+        remaining_seconds = deadline_at - time.time()
+        self._stop = protocol.StopOrder(intent.reason.value, time.monotonic() + remaining_seconds)
+        self._status["stop"] = documents.stop_to_dict(intent)
         _log.info(
             "event=stop_received job=%s reason=%s deadline_at=%.3f",
             self._job_id,
