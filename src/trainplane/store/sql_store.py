@@ -17,6 +17,14 @@ from trainplane.service.ports import ListQuery, Page
 from trainplane.store import engines, paging
 from trainplane.store.tables import jobs, tags
 
+# Built once: building the WHERE clause per call was a third of Describe's time (see bench/).
+_GET_BY_NAME = jobs.select().where(
+    jobs.c.tenant == sa.bindparam("tenant"),
+    jobs.c.kind == sa.bindparam("kind"),
+    jobs.c.name_key == sa.bindparam("name_key"),
+)
+_GET_BY_ID = jobs.select().where(jobs.c.id == sa.bindparam("job_id"))
+
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
@@ -107,18 +115,16 @@ class SqlStore:
                 raise errors.NameInUse(job.kind.value, job.name, job.arn) from exc
 
     def get(self, tenant: str, kind: JobKind, name: str) -> Job:
-        query = jobs.select().where(
-            jobs.c.tenant == tenant, jobs.c.kind == kind.value, jobs.c.name_key == name.lower()
-        )
+        params = {"tenant": tenant, "kind": kind.value, "name_key": name.lower()}
         with translate_errors(), self._engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_GET_BY_NAME, params).first()
         if row is None:
             raise errors.NotFound(f"{kind.value} job", name)
         return _row_to_job(row)
 
     def get_by_id(self, job_id: str) -> Job:
         with translate_errors(), self._engine.connect() as conn:
-            row = conn.execute(jobs.select().where(jobs.c.id == job_id)).first()
+            row = conn.execute(_GET_BY_ID, {"job_id": job_id}).first()
         if row is None:
             raise errors.NotFound("job", job_id)
         return _row_to_job(row)

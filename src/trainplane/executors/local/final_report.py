@@ -1,7 +1,8 @@
 """A job's outcome once nothing of it runs: exit code, failure reason, final metrics, model package.
 
 Called by the supervisor after the last process is gone (STYLE.md section 2 lets the local supervisor
-call `artifacts` to package in place). Artifacts are imported here, not at supervisor start.
+call `artifacts` to package in place). Artifacts are imported lazily: not at supervisor start (it
+delays the job), but by `preload()` once the job runs (so that packaging after a stop is not delayed).
 """
 
 from __future__ import annotations
@@ -89,3 +90,11 @@ def package(
         "output_uri": packaged.output_uri,
         "has_complete_checkpoint": packaged.has_complete_checkpoint,
     }
+
+
+def preload() -> None:
+    """Import what packaging needs, ahead of time."""
+    import trainplane.artifacts.layout
+    import trainplane.artifacts.metrics
+    import trainplane.artifacts.packaging
+    import trainplane.domain.documents  # noqa: F401
