@@ -74,7 +74,9 @@ class LocalExecutor:
         directory = _run_dir(handle)
         doc = documents.stop_to_dict(intent)
         directory.path.mkdir(parents=True, exist_ok=True)  # a stop may precede the launch
-        is_new = status_file.create_exclusive(directory.stop_file, doc)
+        # No fsync: the store already holds the intent durably and the reconciler re-delivers it
+        # after any restart; a power loss that could lose this file also ends the supervisor.
+        is_new = status_file.create_exclusive(directory.stop_file, doc, is_durable=False)
         # Written before the signal: a supervisor that is not ready yet reads stop.json right after
         # it becomes ready, so either it sees the file or it gets the signal.
         is_woken = run_dir.signal_supervisor(directory, WAKE_SIGNAL)

@@ -203,7 +203,10 @@ class Supervisor:
             self._report()
 
     def _report(self) -> None:
-        status_file.write_atomic(self._dir.status_file, self._status)
+        # Only the final report must outlive a power loss (pain 12: the exit code is known even if
+        # the server was down); progress reports are re-derived from it or reported LOST.
+        is_final = self._status.get("phase") == "finished"
+        status_file.write_atomic(self._dir.status_file, self._status, is_durable=is_final)
         if self._notify_path:
             notify.send(Path(self._notify_path), self._job_id)
 
