@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -90,8 +89,3 @@ def job_request(tmp_path: Path) -> Callable[..., dict[str, Any]]:
         return request
 
     return build
-
-
-@pytest.fixture(autouse=True)
-def _python_first_on_path() -> None:
-    assert Path(sys.executable).exists()

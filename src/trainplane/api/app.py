@@ -16,7 +16,7 @@ def create_app(service: JobService) -> Starlette:
         Route("/healthz", native.healthz, methods=["GET"]),
         Route(
             "/trainplane/v1/training-jobs/{name}/logs",
-            native.make_logs_endpoint(service),  # type: ignore[arg-type]
+            native.make_logs_endpoint(service),
             methods=["GET"],
         ),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -33,7 +33,9 @@ def _bad_request(field: str, message: str) -> Response:
     return Response(body, 400, media_type="application/json")
 
 
-def make_logs_endpoint(service: JobService, tenant: str = "default") -> object:
+def make_logs_endpoint(
+    service: JobService, tenant: str = "default"
+) -> Callable[[Request], Awaitable[Response]]:
     async def logs(request: Request) -> Response:
         name = request.path_params["name"]
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import logging
 import math
@@ -294,11 +293,6 @@ class JobService:
     def delete_tags(self, tenant: str, arn: str, keys: Sequence[str]) -> None:
         self._store.remove_tags(self.job_by_arn(tenant, arn).id, keys)
 
-    def replace(self, job: Job, updated: Job) -> Job:
-        """Save `updated` over `job` (compare-and-swap). Raises: errors.StaleWrite."""
-        self._store.save(updated, expected_version=job.version)
-        return updated
-
 
 _STOP_MESSAGES = {
     StopReason.USER: "Stopping the training job: SIGTERM, then SIGKILL after {grace}",
@@ -309,8 +303,3 @@ _STOP_MESSAGES = {
 
 def _seconds_text(seconds: float) -> str:
     return f"{seconds:g} s"
-
-
-def with_outcome(job: Job, **changes: Any) -> Job:
-    """A copy of `job` with its outcome fields changed (no version bump: advance() does that)."""
-    return dataclasses.replace(job, **changes)

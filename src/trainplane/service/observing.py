@@ -80,8 +80,8 @@ def _catch_up_start(job: Job, observation: Observation, now: datetime) -> Job:
                 observation.started_at,
                 "Training image download completed. Training in progress.",
             )
-            job = dataclasses.replace(job, started_at=observation.started_at)
-    if job.started_at is None and observation.started_at is not None and job.status is Secondary.STOPPING:
+    if job.started_at is None and observation.started_at is not None:
+        # Also when a stop overtook the start: Describe's TrainingStartTime is when the process ran.
         job = dataclasses.replace(job, started_at=observation.started_at)
     return job
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from trainplane.domain import errors, transitions
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent
@@ -21,6 +22,7 @@ from trainplane.service.ports import Artifacts, Clock, Executor, Phase, Store
 
 log = logging.getLogger("trainplane.reconciler")
 HANDLE_RETRIES = 20
+T = TypeVar("T")
 
 
 class Reconciler:
@@ -90,14 +92,14 @@ class Reconciler:
             for job_id in batch:
                 self._guarded(self.reconcile_id, job_id)
             if self._clock.now() >= next_sweep_at:
-                self._guarded(self.sweep)
+                self._guarded(lambda _: self.sweep(), None)
                 next_sweep_at = self._clock.now() + self._next_sweep_delay()
 
-    def _guarded(self, action: object, *args: str) -> None:
+    def _guarded(self, action: Callable[[T], object], argument: T) -> None:
         try:
-            action(*args)  # type: ignore[operator]
+            action(argument)
         except Exception:  # the loop must outlive any one job's bug
-            log.exception("event=reconcile_error args=%s", args)
+            log.exception("event=reconcile_error argument=%s", argument)
 
     def _next_sweep_delay(self) -> timedelta:
         # Wake up in time for the earliest max-runtime deadline; otherwise sweep periodically.
@@ -112,7 +114,7 @@ class Reconciler:
     def sweep(self) -> None:
         deadlines = []
         for job in self._store.active_jobs():
-            self._guarded(self.reconcile_id, job.id)
+            self._guarded(self.reconcile, job)  # just read: no need to read it again by id
             deadline = _max_runtime_deadline(job)
             if deadline is not None and job.stop is None:
                 deadlines.append(deadline)

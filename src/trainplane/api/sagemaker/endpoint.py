@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +34,7 @@ def _decode(raw: bytes) -> Any:
         raise shapes.ShapeSerializationError("", f"the request body is not valid JSON: {exc}") from exc
 
 
-def make_endpoint(service: JobService, tenant: str = "default") -> Any:
+def make_endpoint(service: JobService, tenant: str = "default") -> Callable[[Request], Awaitable[Response]]:
     async def sagemaker(request: Request) -> Response:
         request_id = str(uuid.uuid4())
         operation_name = request.headers.get("x-amz-target", "").removeprefix(TARGET_PREFIX)
