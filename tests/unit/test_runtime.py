@@ -90,9 +90,10 @@ def test_sigterm_sets_the_stop_event_and_the_job_can_still_save_and_exit_0(tmp_p
 def test_a_busy_training_loop_sees_the_stop_between_batches() -> None:
     script = """
         from trainplane import runtime
+        runtime.stop_requested()  # the first call installs the handler: only then is it safe to signal
         print("ready", flush=True)
         batches = 0
-        while not runtime.stop_requested():  # the first call installs the handler
+        while not runtime.stop_requested():
             batches += 1
         print(f"stopped after {batches} batches", flush=True)
     """
