@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -102,12 +103,28 @@ class StopReport:
     survivors: tuple[int, ...] = ()
 
 
+class FailureKind(enum.StrEnum):
+    """Who is to blame for a failed job; each dialect words it (SageMaker: ClientError, ...)."""
+
+    USER = "user_error"  # the request or its inputs are wrong: fix the request
+    ALGORITHM = "algorithm_error"  # the job's own code failed (its exit, its output/failure text)
+    PLATFORM = "platform_error"  # trainplane or the machine failed: not the user's doing
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a job failed, in neutral terms."""
+
+    kind: FailureKind
+    message: str
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the executor reported once the job's processes were gone."""
 
     exit_code: int | None = None
-    failure_reason: str | None = None
+    failure: Failure | None = None
     model_uri: str | None = None
     output_uri: str | None = None
     has_complete_checkpoint: bool = False

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from trainplane.domain.job import ExecutorHandle, Job, Metric, StopIntent, StopReport
+from trainplane.domain.job import ExecutorHandle, Failure, Job, Metric, StopIntent, StopReport
 from trainplane.domain.status import JobKind, Primary
 
 
@@ -113,7 +113,7 @@ class Observation:
     exited_at: datetime | None = None
     finished_at: datetime | None = None
     exit_code: int | None = None
-    failure_reason: str | None = None
+    failure: Failure | None = None
     model_uri: str | None = None
     output_uri: str | None = None
     has_complete_checkpoint: bool = False

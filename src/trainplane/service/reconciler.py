@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from trainplane.domain import errors, transitions
-from trainplane.domain.job import ExecutorHandle, Job, StopIntent
+from trainplane.domain.job import ExecutorHandle, Failure, FailureKind, Job, StopIntent
 from trainplane.domain.status import Secondary, StopReason
 from trainplane.service import observing
 from trainplane.service.jobs import JobService
@@ -153,7 +153,7 @@ class Reconciler:
         try:
             handle = executor.launch(job)
         except errors.TrainplaneError as exc:
-            self._fail(job, f"ClientError: the job could not be launched: {exc.message}")
+            self._fail(job, Failure(FailureKind.USER, f"the job could not be launched: {exc.message}"))
             return
         log.info("event=job_launched job=%s executor=%s", job.id, executor.name)
         self._save_handle(job, handle)
@@ -200,9 +200,9 @@ class Reconciler:
         if self._clock.now() >= deadline:
             self._service.stop_by_id(job.id, StopReason.MAX_RUNTIME)
 
-    def _fail(self, job: Job, reason: str) -> None:
-        failed = observing.with_failure(job, reason).advance(
-            transitions.Event.FAILED, self._clock.now(), reason
+    def _fail(self, job: Job, failure: Failure) -> None:
+        failed = observing.with_failure(job, failure).advance(
+            transitions.Event.FAILED, self._clock.now(), failure.message
         )
         self._save(job, failed)
 

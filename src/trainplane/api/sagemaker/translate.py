@@ -11,7 +11,7 @@ import botocore.session
 
 from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
-from trainplane.domain.job import Channel, Job, MetricDefinition
+from trainplane.domain.job import Channel, Failure, FailureKind, Job, MetricDefinition
 from trainplane.domain.status import JobKind, Primary
 from trainplane.service.jobs import NewJob
 from trainplane.service.ports import ListQuery, SortBy
@@ -98,6 +98,19 @@ def _without_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in doc.items() if value is not None}
 
 
+# SageMaker's FailureReason names who is to blame with these prefixes.
+FAILURE_PREFIXES: Mapping[FailureKind, str] = {
+    FailureKind.USER: "ClientError",
+    FailureKind.ALGORITHM: "AlgorithmError",
+    FailureKind.PLATFORM: "InternalServerError",
+}
+FAILURE_REASON_CHARS = 1024  # SageMaker's FailureReason maximum length
+
+
+def failure_reason(failure: Failure) -> str:
+    return f"{FAILURE_PREFIXES[failure.kind]}: {failure.message}"[:FAILURE_REASON_CHARS]
+
+
 def describe_training_job(job: Job, now: datetime) -> dict[str, Any]:
     outcome = job.outcome
     runtime_seconds = max(1, round(job.runtime_seconds(now))) if job.started_at else None
@@ -127,7 +140,7 @@ def describe_training_job(job: Job, now: datetime) -> dict[str, Any]:
             for t in job.history
         ],
         "ModelArtifacts": {"S3ModelArtifacts": outcome.model_uri} if outcome and outcome.model_uri else None,
-        "FailureReason": outcome.failure_reason[:1024] if outcome and outcome.failure_reason else None,
+        "FailureReason": failure_reason(outcome.failure) if outcome and outcome.failure else None,
         "FinalMetricDataList": [
             {"MetricName": m.name, "Value": m.value, "Timestamp": _epoch(m.at)} for m in outcome.metrics
         ]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trainplane.domain import documents, errors
+from trainplane.domain.job import Failure, FailureKind
 from trainplane.executors.local import process_tree, run_dir
 
 _log = logging.getLogger(__name__)
@@ -46,9 +47,9 @@ class JobProcess:
         self._main_pid: int | None = None
         self.wait_status: int | None = None  # os.waitpid status of the entrypoint
         self.spawned_at: float | None = None  # monotonic instant the entrypoint started
-        self.spawn_error: str | None = None
+        self.spawn_error: Failure | None = None
         self.is_staged = False
-        self.staging_error: str | None = None
+        self.staging_error: Failure | None = None
         self.report: dict[str, Any] = {"term_pids": 0, "kill_pids": 0, "survivors": []}
 
     def stage(self) -> None:
@@ -62,9 +63,9 @@ class JobProcess:
             stage_inputs(self.spec, layout)
             write_config_files(spec=self.spec, layout=layout)
         except errors.Invalid as exc:
-            self.staging_error = f"ClientError: staging the inputs failed: {exc.message}"
+            self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.message}")
         except OSError as exc:
-            self.staging_error = f"InternalServerError: staging the inputs failed: {exc}"
+            self.staging_error = Failure(FailureKind.PLATFORM, f"staging the inputs failed: {exc}")
         else:
             self.is_staged = True
             return
@@ -91,7 +92,7 @@ class JobProcess:
                 preexec_fn=None if procs_fd is None else _enter_cgroup(procs_fd),
             )
         except (OSError, ValueError) as exc:  # no such program, empty command, bad cwd
-            self.spawn_error = f"AlgorithmError: the training process could not start: {exc}"
+            self.spawn_error = Failure(FailureKind.ALGORITHM, f"the training process could not start: {exc}")
             _log.warning("event=spawn_failed job=%s error=%s", self._job_id, exc)
             return
         finally:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trainplane.domain import documents
-from trainplane.domain.job import StopIntent
+from trainplane.domain.job import Failure, FailureKind, StopIntent
 from trainplane.domain.status import StopReason
 from trainplane.executors.local import final_report, notify, process_tree, run_dir, status_file
 from trainplane.executors.local import stop_protocol as protocol
@@ -81,7 +81,9 @@ class Supervisor:
             self._status.update(
                 phase="finished",
                 finished_at=time.time(),
-                failure_reason=f"InternalServerError: the job's supervisor failed: {exc!r}",
+                failure=documents.failure_to_dict(
+                    Failure(FailureKind.PLATFORM, f"the job's supervisor failed: {exc!r}")
+                ),
             )
             self._report()
 
@@ -92,15 +94,13 @@ class Supervisor:
         exit_fields = final_report.exit_fields(self._job.wait_status)
         reason = self._job.staging_error or self._job.spawn_error
         if reason is None and not was_stopped:
-            reason = final_report.failure_reason(
-                self._dir, exit_fields["exit_code"], exit_fields["exit_signal"]
-            )
+            reason = final_report.failure(self._dir, exit_fields["exit_code"], exit_fields["exit_signal"])
         self._status.update(
             exit_fields,
             phase="packaging",
             was_stopped=was_stopped,
             has_complete_checkpoint=state.has_complete_checkpoint,
-            failure_reason=reason,
+            failure=documents.failure_to_dict(reason),
         )
         if was_stopped and "stop_report" not in self._status:
             self._status["stop_report"] = self._job.report
@@ -109,7 +109,7 @@ class Supervisor:
             self._package(stop_reason, state, exit_fields["exit_code"])
         self._status.update(phase="finished", finished_at=time.time())
         self._report()
-        _log.info("event=job_finished job=%s failure_reason=%s", self._job_id, self._status["failure_reason"])
+        _log.info("event=job_finished job=%s failure=%s", self._job_id, self._status["failure"])
 
     def _package(self, stop_reason: str | None, state: protocol.State, exit_code: int | None) -> None:
         try:
@@ -126,8 +126,8 @@ class Supervisor:
             has_complete_checkpoint=state.has_complete_checkpoint,
         )
         error = packaged.pop("packaging_error", None)
-        if error is not None and self._status.get("failure_reason") is None:
-            self._status["failure_reason"] = error
+        if error is not None and self._status.get("failure") is None:
+            self._status["failure"] = documents.failure_to_dict(error)
         self._status.update(packaged)
 
     # --- observing -----------------------------------------------------------------------------
@@ -270,10 +270,12 @@ def main(argv: list[str]) -> int:
         supervisor = Supervisor(directory)
     except Exception as exc:  # the edge: nothing was spawned yet, but the failure must be reported
         _log.exception("event=supervisor_failed run_dir=%s", directory.path)
-        reason = f"InternalServerError: the job's supervisor could not start: {exc!r}"
+        reason = documents.failure_to_dict(
+            Failure(FailureKind.PLATFORM, f"the job's supervisor could not start: {exc!r}")
+        )
         status_file.write_atomic(
             directory.status_file,
-            {"phase": "finished", "finished_at": time.time(), "failure_reason": reason},
+            {"phase": "finished", "finished_at": time.time(), "failure": reason},
         )
         return 1
     try:
