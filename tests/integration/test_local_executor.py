@@ -120,8 +120,7 @@ def test_launch_twice_starts_one_supervisor(executor: LocalExecutor, tmp_path: P
     second = LocalExecutor(tmp_path / "runs").launch(job)
     assert second == first
     assert local_jobs.supervisor_pid(second) == pid
-    supervisors = [p for p in _supervisor_pids() if first.ref["run_dir"] in _cmdline(p)]
-    assert supervisors == [pid]
+    assert _supervisors_of(first.ref["run_dir"]) == [pid]
 
 
 def test_a_killed_supervisor_is_succeeded_and_the_job_keeps_running(
@@ -240,16 +239,13 @@ def test_watch_reports_progress_by_job_id(executor: LocalExecutor, tmp_path: Pat
     assert not (tmp_path / "notify.sock").exists()
 
 
-def _supervisor_pids() -> list[int]:
+def _supervisors_of(run_dir: str) -> list[int]:
+    """Processes working in the run dir itself: supervisors, forked or started (jobs work in base/)."""
     pids = []
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and "trainplane.executors.supervisor.supervisor" in _cmdline(int(entry.name)):
-            pids.append(int(entry.name))
+        try:
+            if entry.name.isdigit() and os.readlink(f"/proc/{entry.name}/cwd") == run_dir:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
     return pids
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (FileNotFoundError, ProcessLookupError):
-        return ""

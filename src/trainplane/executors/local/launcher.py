@@ -25,6 +25,7 @@ from trainplane.artifacts.layout import JobLayout
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.local import notify
+from trainplane.executors.local.fork_server import ForkServerClient
 from trainplane.executors.local.process_watcher import ProcessWatcher
 from trainplane.executors.supervisor import process_tree, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
@@ -49,9 +50,13 @@ class LocalExecutor:
         *,
         python_executable: str = sys.executable,
         notify_socket_path: Path | None = None,
+        use_fork_server: bool = True,
     ) -> None:
         self._runs_dir = runs_dir
         self._python = python_executable
+        self._fork_server = (
+            ForkServerClient(python_executable, runs_dir / "fork-server.log") if use_fork_server else None
+        )
         self._notify_path = notify_socket_path
         self._listener: notify.Listener | None = None
         self._watcher = ProcessWatcher()  # reaps our supervisors and hears when any one vanishes
@@ -170,11 +175,14 @@ class LocalExecutor:
     def watch(self, on_change: Callable[[str], None]) -> None:
         """Listen on the notify socket (no-op without one: the reconciler's polling suffices)."""
         self._watcher.set_on_exit(on_change)
+        self._start_fork_server()  # now, so the first job does not wait for it
         if self._notify_path is None or self._listener is not None:
             return
         self._listener = notify.Listener(self._notify_path, on_change)
 
     def close(self) -> None:
+        if self._fork_server is not None:
+            self._fork_server.close()  # it exits; the supervisors it forked run on
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -197,6 +205,35 @@ class LocalExecutor:
         )
 
     def _spawn_supervisor(self, job_id: str, directory: run_dir.RunDir, *flags: str) -> None:
+        pid = self._fork_supervisor(directory, flags)
+        is_child = pid is None
+        if pid is None:
+            pid = self._popen_supervisor(directory, flags)
+        # Recorded now, not only by the supervisor, so a crash right after this never spawns a second
+        # one. Exclusive: if the supervisor already wrote its "ready" record, that one stands.
+        run_dir.write_record(directory, pid, is_ready=False, is_exclusive=True)
+        _log.info("event=supervisor_spawned job=%s pid=%d forked=%s", job_id, pid, not is_child)
+        self._watcher.watch(pid, job_id, is_child=is_child)
+
+    def _fork_supervisor(self, directory: run_dir.RunDir, flags: tuple[str, ...]) -> int | None:
+        """A supervisor forked by the pre-imported fork server; None when it is unavailable."""
+        if self._fork_server is None:
+            return None
+        for _ in range(2):  # a fork server that died is restarted once
+            self._start_fork_server()
+            try:
+                return self._fork_server.spawn(directory.path, flags)
+            except OSError:
+                _log.exception("event=fork_server_failed")
+        return None
+
+    def _start_fork_server(self) -> None:
+        if self._fork_server is not None:
+            pid = self._fork_server.start()
+            if pid is not None:
+                self._watcher.watch(pid, None, is_child=True)
+
+    def _popen_supervisor(self, directory: run_dir.RunDir, flags: tuple[str, ...]) -> int:
         command = [self._python, "-m", SUPERVISOR_MODULE, str(directory.path), *flags]
         try:
             with directory.supervisor_log.open("ab") as log:
@@ -210,12 +247,8 @@ class LocalExecutor:
                 )
         except OSError as exc:
             raise errors.Unavailable(f"the local supervisor could not start: {exc}") from exc
-        # Recorded now, not only by the supervisor, so a crash right after this never spawns a second
-        # one. Exclusive: if the supervisor already wrote its "ready" record, that one stands.
-        run_dir.write_record(directory, child.pid, is_ready=False, is_exclusive=True)
-        _log.info("event=supervisor_spawned job=%s pid=%d", job_id, child.pid)
         child.returncode = 0  # the watcher reaps it: Popen must never wait for it again
-        self._watcher.watch(child.pid, job_id, is_child=True)
+        return child.pid
 
 
 def _run_dir(handle: ExecutorHandle) -> run_dir.RunDir:
