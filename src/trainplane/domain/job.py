@@ -62,6 +62,8 @@ class JobSpec:
     metric_definitions: tuple[MetricDefinition, ...] = ()
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
+    executor: str = "local"  # the name of the executor that runs the job (chosen at create)
+    payload: Mapping[str, Any] = field(default_factory=dict)  # what only this job kind needs
 
 
 @dataclass(frozen=True)
