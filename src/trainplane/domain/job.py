@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from trainplane.domain import transitions
+from trainplane.domain import messages, transitions
 from trainplane.domain.status import JobKind, Primary, Secondary, StopReason
 
 DEFAULT_GRACE_SECONDS = 120.0
@@ -228,5 +228,5 @@ def new_job(
         version=1,
         created_at=at,
         last_modified_at=at,
-        history=(Transition(Secondary.STARTING, at, "Starting the training job"),),
+        history=(Transition(Secondary.STARTING, at, messages.status_message(kind, messages.Step.STARTING)),),
     )

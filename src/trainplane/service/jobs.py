@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from trainplane.domain import errors, images, names, transitions
+from trainplane.domain import errors, images, messages, names, transitions
 from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
 from trainplane.service import admission
@@ -163,7 +163,7 @@ class JobService:
             if reason is StopReason.MAX_RUNTIME
             else transitions.Event.STOP_REQUESTED
         )
-        message = _STOP_MESSAGES[reason].format(grace=_seconds_text(grace_seconds))
+        message = messages.status_message(job.kind, _STOP_STEPS[reason], grace=_seconds_text(grace_seconds))
         return job.advance(event, now, message).with_stop(intent)
 
     def _grace_seconds(self, job: Job) -> float:
@@ -228,10 +228,10 @@ class JobService:
         self._store.remove_tags(job.id, keys)
 
 
-_STOP_MESSAGES = {
-    StopReason.USER: "Stopping the training job: SIGTERM, then SIGKILL after {grace}",
-    StopReason.MAX_RUNTIME: "MaxRuntimeInSeconds reached: stopping the job (grace {grace})",
-    StopReason.PREEMPTED: "The engine preempted the job: stopping it (grace {grace})",
+_STOP_STEPS = {
+    StopReason.USER: messages.Step.STOP_REQUESTED,
+    StopReason.MAX_RUNTIME: messages.Step.MAX_RUNTIME_REACHED,
+    StopReason.PREEMPTED: messages.Step.PREEMPTED,
 }
 
 
