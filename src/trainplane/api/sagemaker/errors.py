@@ -6,6 +6,7 @@ parser reads into `Error.Code`/`Error.Message` (reference/sagemaker.md §1.2). P
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import re
@@ -13,12 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trainplane import protocol
+from trainplane.api import error_detail
 from trainplane.api.sagemaker import fields as wire_fields
 from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
 
-CONTENT_TYPE = "application/x-amz-json-1.1"
+CONTENT_TYPE = protocol.SAGEMAKER_CONTENT_TYPE
 INTERNAL_FAILURE = "InternalFailure"
+# An error body never grows past this: a hostile request cannot make the answer large.
+MAX_MESSAGE_CHARS = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class WireError:
     http_status: int
     code: str
     message: str
+    detail: Mapping[str, str] | None = None  # the structured member botocore ignores
 
 
 class UnknownOperation(Exception):
@@ -58,6 +64,10 @@ _TABLE: Mapping[type[BaseException], tuple[int, str]] = {
 
 def to_wire(exc: BaseException, operation: str) -> WireError:
     """The status, code and message SageMaker would answer `exc` with for `operation`."""
+    return dataclasses.replace(_wire(exc, operation), detail=error_detail.of(exc))
+
+
+def _wire(exc: BaseException, operation: str) -> WireError:
     for error_class, operation_pattern, build in _RULES:
         if isinstance(exc, error_class) and fnmatch.fnmatchcase(operation, operation_pattern):
             return build(exc, operation)
@@ -70,10 +80,13 @@ def to_wire(exc: BaseException, operation: str) -> WireError:
 
 def render(err: WireError, request_id: str) -> tuple[int, dict[str, str], bytes]:
     """HTTP status, headers and body for `err`; an internal failure names the request id."""
-    message = err.message
+    message = error_detail.capped(err.message, MAX_MESSAGE_CHARS)
     if err.code == INTERNAL_FAILURE:
         message = f"{message} Request id: {request_id}."
-    body = json.dumps({"__type": err.code, "message": message}).encode()
+    document: dict[str, Any] = {"__type": err.code, "message": message}
+    if err.detail is not None:
+        document[protocol.ERROR_DETAIL_MEMBER] = dict(err.detail)
+    body = json.dumps(document).encode()
     return err.http_status, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}, body
 
 
@@ -94,11 +107,12 @@ def _resource(operation: str) -> str:
 def _describe_not_found(exc: Any, operation: str) -> WireError:
     # Real SageMaker answers Describe* of an unknown name with this, not the modeled
     # ResourceNotFound; the TrainingJobCompletedOrStopped waiter fails on it (reference §2, §5).
-    return WireError(400, "ValidationException", "Requested resource not found.")
+    return WireError(400, "ValidationException", protocol.NOT_FOUND_MESSAGE)
 
 
 def _not_found(exc: Any, operation: str) -> WireError:
-    return WireError(400, "ResourceNotFound", f"Could not find {exc.kind} '{exc.name}'.")
+    name = error_detail.capped(exc.name)
+    return WireError(400, "ResourceNotFound", f"Could not find {exc.kind} '{name}'.")
 
 
 def _stop_refused(exc: Any, operation: str) -> WireError:
