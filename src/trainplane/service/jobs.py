@@ -145,9 +145,19 @@ class JobService:
                 reason.value,
                 stopping.stop.deadline_at.isoformat() if stopping.stop else "",
             )
+            self._deliver_stop(stopping)
             self._on_change(job.id)
             return StopOutcome.REQUESTED, stopping
         raise errors.Unavailable("the job changed too often to stop it; try again")
+
+    def _deliver_stop(self, job: Job) -> None:
+        """Hand the persisted intent to the executor at once; the reconciler re-delivers on failure."""
+        if job.handle is None or job.stop is None or job.handle.executor not in self._executors:
+            return
+        try:
+            self._executors[job.handle.executor].request_stop(job.handle, job.stop)
+        except Exception:  # the intent is durable: the reconciler's delivery is the fallback
+            log.exception("event=stop_delivery_failed job=%s", job.id)
 
     def _request_stop(self, job: Job, reason: StopReason) -> Job:
         now = self._clock.now()

@@ -93,6 +93,10 @@ def _adopt_engine_stop(job: Job, observation: Observation) -> Job:
     if intent is None or job.stop is not None or job.status not in transitions.STOPPABLE:
         return job
     grace = f"{intent.grace_seconds:g} s"
+    if intent.reason is StopReason.MAX_RUNTIME:
+        # The supervisor owns the max-runtime deadline too: it may have begun while we were down.
+        message = f"MaxRuntimeInSeconds reached: stopping the job (grace {grace})"
+        return job.advance(Event.MAX_RUNTIME_REACHED, intent.requested_at, message).with_stop(intent)
     message = f"The job was stopped from outside trainplane ({intent.reason.value}): grace {grace}"
     return job.advance(Event.STOP_REQUESTED, intent.requested_at, message).with_stop(intent)
 

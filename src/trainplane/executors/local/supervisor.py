@@ -53,7 +53,11 @@ class Supervisor:
         """Drive the job to its end; always leaves a final status behind."""
         # Ready only after the handlers exist: a wake-up signal before that would kill us.
         run_dir.write_record(self._dir, os.getpid(), is_ready=True)
-        state = protocol.State(is_group_policy=self._spec.signal_policy != "main")
+        state = protocol.State(
+            is_group_policy=self._spec.signal_policy != "main",
+            max_runtime_seconds=self._spec.max_runtime_seconds,
+            grace_seconds=self._spec.grace_seconds,
+        )
         observations = self._observe()
         while True:
             state, actions = protocol.step(state, time.monotonic(), observations)
@@ -137,6 +141,7 @@ class Supervisor:
             has_staging_failed=self._job.staging_error is not None,
             has_main_exited=has_main_exited,
             has_checkpoint_completed=self._checkpoint_arrived(),
+            spawned_at=self._job.spawned_at,
             # Only asked while a stop drains the job: a /proc scan per wake-up is not free.
             has_job_processes=has_main_exited and stop is not None and bool(self._job.members()),
         )
@@ -166,6 +171,22 @@ class Supervisor:
         )
         return self._stop
 
+    def _begin_stop(self, order: protocol.StopOrder) -> None:
+        """Record a stop the supervisor started itself (max runtime), as the control plane would."""
+        now = datetime.now(UTC)
+        grace_seconds = self._spec.grace_seconds
+        intent = StopIntent(
+            now, now + timedelta(seconds=grace_seconds), StopReason(order.reason), grace_seconds
+        )
+        self._stop = order
+        self._status["stop"] = documents.stop_to_dict(intent)
+        _log.info(
+            "event=stop_begun job=%s reason=%s deadline_at=%.3f",
+            self._job_id,
+            order.reason,
+            intent.deadline_at.timestamp(),
+        )
+
     def _checkpoint_arrived(self) -> bool:
         """True once per new checkpoint-complete file (each handshake replaces it: new inode)."""
         try:
@@ -193,6 +214,8 @@ class Supervisor:
             # Import the packaging code while the job trains: at exit it would cost ~30 ms on the
             # stop path (bench/stop_latency.py), and before the spawn it would delay the job's start.
             final_report.preload()
+        elif isinstance(action, protocol.BeginStop):
+            self._begin_stop(action.order)
         elif isinstance(action, protocol.SendTerm):
             self._job.send_term()
             self._report()
