@@ -55,7 +55,7 @@ def test_unknown_image_names_the_setting() -> None:
     with pytest.raises(errors.Invalid) as caught:
         images.resolve([], "nvcr.io/pytorch:24")
     assert images.IMAGES_SETTING in caught.value.message
-    assert caught.value.field == "algorithmSpecification.trainingImage"
+    assert caught.value.field == "image"
 
 
 @pytest.mark.parametrize(

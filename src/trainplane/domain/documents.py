@@ -53,6 +53,8 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
         "metric_definitions": [{"name": m.name, "regex": m.regex} for m in spec.metric_definitions],
         "instance_type": spec.instance_type,
         "instance_count": spec.instance_count,
+        "executor": spec.executor,
+        "payload": dict(spec.payload),
     }
 
 
@@ -72,6 +74,8 @@ def spec_from_dict(doc: Mapping[str, Any]) -> JobSpec:
         metric_definitions=tuple(MetricDefinition(m["name"], m["regex"]) for m in doc["metric_definitions"]),
         instance_type=doc.get("instance_type", "ml.m5.large"),
         instance_count=int(doc.get("instance_count", 1)),
+        executor=doc.get("executor", "local"),
+        payload=dict(doc.get("payload") or {}),
     )
 
 

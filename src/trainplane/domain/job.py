@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from trainplane.domain import transitions
+from trainplane.domain import messages, transitions
 from trainplane.domain.status import JobKind, Primary, Secondary, StopReason
 
 DEFAULT_GRACE_SECONDS = 120.0
@@ -62,6 +62,8 @@ class JobSpec:
     metric_definitions: tuple[MetricDefinition, ...] = ()
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
+    executor: str = "local"  # the name of the executor that runs the job (chosen at create)
+    payload: Mapping[str, Any] = field(default_factory=dict)  # what only this job kind needs
 
 
 @dataclass(frozen=True)
@@ -226,5 +228,5 @@ def new_job(
         version=1,
         created_at=at,
         last_modified_at=at,
-        history=(Transition(Secondary.STARTING, at, "Starting the training job"),),
+        history=(Transition(Secondary.STARTING, at, messages.status_message(kind, messages.Step.STARTING)),),
     )

@@ -73,7 +73,7 @@ def new_training_job(body: Mapping[str, Any]) -> NewJob:
         ),
         instance_type=resources.get("InstanceType", "ml.m5.large"),
         instance_count=1,
-        tags={tag["Key"]: tag["Value"] for tag in body.get("Tags") or ()},
+        tags=tags_from_wire(body.get("Tags") or ()),
     )
 
 
@@ -217,5 +217,20 @@ def tags_to_wire(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
+RESERVED_TAG_PREFIX = "aws:"  # AWS keeps these keys for itself; a request may not set them
+
+
 def tags_from_wire(items: Any) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in items}
+    """The request's tags as a map. Raises: errors.Invalid for a reserved or repeated key."""
+    tags: dict[str, str] = {}
+    for index, tag in enumerate(items, start=1):
+        key = tag["Key"]
+        if key.lower().startswith(RESERVED_TAG_PREFIX):
+            raise errors.Invalid(
+                f"tags.{index}.member.key",
+                f"tag keys starting with {RESERVED_TAG_PREFIX!r} are reserved for AWS use",
+            )
+        if key in tags:
+            raise errors.Invalid(f"tags.{index}.member.key", "duplicate tag keys: each key may appear once")
+        tags[key] = tag["Value"]
+    return tags
