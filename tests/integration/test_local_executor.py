@@ -240,12 +240,14 @@ def test_watch_reports_progress_by_job_id(executor: LocalExecutor, tmp_path: Pat
 
 
 def _supervisors_of(run_dir: str) -> list[int]:
-    """Processes working in the run dir itself: supervisors, forked or started (jobs work in base/)."""
-    pids = []
+    """Processes working in the run dir itself: supervisors, forked or started (jobs work in base/;
+    a job forked but not yet in base/ is told apart by its parent, a supervisor)."""
+    parents = {}
     for entry in os.scandir("/proc"):
         try:
             if entry.name.isdigit() and os.readlink(f"/proc/{entry.name}/cwd") == run_dir:
-                pids.append(int(entry.name))
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+                parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
         except OSError:
             continue
-    return pids
+    return sorted(pid for pid, parent in parents.items() if parent not in parents)

@@ -134,7 +134,6 @@ class Supervisor:
     # --- finishing -----------------------------------------------------------------------------
 
     def _finish(self, state: protocol.State) -> None:
-        self._job.remove_cgroup()
         was_stopped = self._stop is not None and (state.is_term_sent or not state.is_spawned)
         stop_reason = self._stop.reason if was_stopped and self._stop is not None else None
         exit = self._exit()
@@ -154,6 +153,7 @@ class Supervisor:
         if self._job.staging_error is None:
             self._package(stop_reason, state, exit.code)
         self._write(phase=Phase.FINISHED, finished_at=datetime.now(UTC))
+        self._job.remove_cgroup()  # cleanup of an empty leaf: after the report, off the stop's path
         _log.info(
             "event=job_finished job=%s failure=%s", self._job_id, self._report.observation.outcome.failure
         )
