@@ -121,12 +121,12 @@ class ReportWriter:
         self._dir = directory
         self._notify_path = notify_socket_path
 
-    def write(self, report: Report) -> None:
+    def write(self, report: Report, *, is_hinted: bool = True) -> None:
         # Only the final report must outlive a power loss (pain 12: the exit code is known even if
-        # the server was down); progress reports are re-derived from it or reported LOST.
+        # the server was down); progress reports are re-derived from it or taken over by a successor.
         is_final = report.phase is Phase.FINISHED
         status_file.write_atomic(self._dir.status_file, to_dict(report), is_durable=is_final)
-        if self._notify_path:
+        if self._notify_path and (is_hinted or is_final):
             send_hint(Path(self._notify_path), report.job_id)
 
 

@@ -61,6 +61,7 @@ class Supervisor:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_fd, selectors.EVENT_READ)
         self._main_pidfd: int | None = None
+        self._has_unwritten_news = False
         if is_successor:
             self._adopt()
 
@@ -75,6 +76,8 @@ class Supervisor:
             self._state = state
             for action in actions:
                 self._perform(action)
+            if self._has_unwritten_news:
+                self._write()
             if state.is_done:
                 break
             if not actions:
@@ -142,6 +145,8 @@ class Supervisor:
             failure = outcome.UNKNOWN_EXIT if exit.code is None else outcome.failure(self._dir, exit)
         has_signals = self._job.stop_report != StopReport()
         self._write(
+            # A stopped job's status only moves once the model is packaged: no need to wake the server.
+            is_hinted=not was_stopped,
             phase=Phase.PACKAGING,
             was_stopped=was_stopped,
             exited_at=self._job.exited_at,
@@ -279,16 +284,22 @@ class Supervisor:
             self._job.send_kill(action.cause)
             self._write(stop_report=self._job.stop_report)
         elif isinstance(action, protocol.Report):
-            self._write(has_complete_checkpoint=self._state.has_complete_checkpoint)
+            # Written after the batch, so a SIGTERM in the same batch goes out first (the stop's
+            # critical path) and one write carries both.
+            self._report = self._report.with_outcome(
+                has_complete_checkpoint=self._state.has_complete_checkpoint
+            )
+            self._has_unwritten_news = True
 
     _OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
 
-    def _write(self, **changes: object) -> None:
+    def _write(self, *, is_hinted: bool = True, **changes: object) -> None:
         """Apply `changes` (observation or outcome fields) to the report and write it."""
         outcome_changes = {k: v for k, v in changes.items() if k in self._OUTCOME_FIELDS}
         seen_changes = {k: v for k, v in changes.items() if k not in self._OUTCOME_FIELDS}
         self._report = self._report.with_observation(**seen_changes).with_outcome(**outcome_changes)
-        self._writer.write(self._report)
+        self._writer.write(self._report, is_hinted=is_hinted)
+        self._has_unwritten_news = False
 
     # --- waiting -------------------------------------------------------------------------------
 
