@@ -120,7 +120,8 @@ def test_launch_twice_starts_one_supervisor(executor: LocalExecutor, tmp_path: P
     second = LocalExecutor(tmp_path / "runs").launch(job)
     assert second == first
     assert local_jobs.supervisor_pid(second) == pid
-    assert _supervisors_of(first.ref["run_dir"]) == [pid]
+    # A forked supervisor enters its run dir just after its pid is known: poll until it has.
+    wait_until(lambda: _supervisors_of(first.ref["run_dir"]) == [pid], 5, message="one supervisor")
 
 
 def test_a_killed_supervisor_is_succeeded_and_the_job_keeps_running(

@@ -213,6 +213,9 @@ class LocalExecutor:
                 "environment": environment,
                 "notify_socket_path": None if self._notify_path is None else str(self._notify_path),
             },
+            # Not fsynced (it is on the create path): a power loss that could lose it also ends the
+            # supervisor reading it, and the job is then reported lost from its store record.
+            is_durable=False,
         )
 
     def _spawn_supervisor(self, job_id: str, directory: run_dir.RunDir, *flags: str) -> None:

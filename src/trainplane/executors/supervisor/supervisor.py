@@ -265,7 +265,9 @@ class Supervisor:
 
     def _perform(self, action: protocol.Action) -> None:
         if isinstance(action, protocol.Stage):
-            self._write(phase=Phase.STAGING, staged_at=datetime.now(UTC))
+            # No hint: the server records Downloading together with Training a few ms later, instead
+            # of competing for the CPU while the job is being started.
+            self._write(is_hinted=False, phase=Phase.STAGING, staged_at=datetime.now(UTC))
             self._job.stage()
         elif isinstance(action, protocol.Spawn):
             self._job.spawn()
