@@ -28,7 +28,7 @@ def make_job(tmp_path: Path, script: str, **spec_fields: Any) -> Job:
         image="local/bash",
         command=("bash", "-c", script),
         environment=environment,
-        output_uri=(tmp_path / "output").as_uri(),
+        output_uri=spec_fields.pop("output_uri", (tmp_path / "output").as_uri()),
         **spec_fields,
     )
     name = f"job-{uuid.uuid4().hex[:8]}"
