@@ -8,6 +8,7 @@ supervisor alone turns them into the report.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -102,27 +103,16 @@ class JobProcess:
         env["TRAINPLANE_CONTROL_DIR"] = str(self._dir.control_dir)
         env["TRAINPLANE_SUPERVISOR_PID"] = str(os.getpid())
         self._cgroup = process_tree.JobCgroup.create(self._job_id)
-        procs_fd = None if self._cgroup is None else self._cgroup.open_procs()
         log_fd = os.open(self._dir.job_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         try:
-            child = subprocess.Popen(
-                list(self.spec.command),
-                cwd=self._dir.base_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # the job never receives signals meant for us
-                preexec_fn=None if procs_fd is None else _enter_cgroup(procs_fd),
-            )
+            with contextlib.ExitStack() as stack:
+                child = self._popen(stack, env, log_fd)
         except (OSError, ValueError) as exc:  # no such program, empty command, bad cwd
             self.spawn_error = Failure(FailureKind.ALGORITHM, f"the training process could not start: {exc}")
             _log.warning("event=spawn_failed job=%s error=%s", self._job_id, exc)
             return
         finally:
             os.close(log_fd)
-            if procs_fd is not None:
-                os.close(procs_fd)
         # We reap with waitpid(-1) ourselves; tell Popen so it never warns or waits again.
         child.returncode = 0
         self.spawned_at = time.monotonic()
@@ -130,6 +120,26 @@ class JobProcess:
         self._main_pid = child.pid
         self._main_start_ticks = process_tree.start_ticks(child.pid)
         _log.info("event=job_spawned job=%s pid=%d cgroup=%s", self._job_id, child.pid, self._cgroup)
+
+    def _popen(
+        self, stack: contextlib.ExitStack, env: dict[str, str], log_fd: int
+    ) -> subprocess.Popen[bytes]:
+        # In the leaf before the fork (fast path), else entered by the child before exec (slow path).
+        is_inside = self._cgroup is not None and stack.enter_context(self._cgroup.holding_self())
+        procs_fd = None
+        if self._cgroup is not None and not is_inside:
+            procs_fd = self._cgroup.open_procs()
+            stack.callback(os.close, procs_fd)
+        return subprocess.Popen(
+            list(self.spec.command),
+            cwd=self._dir.base_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # the job never receives signals meant for us
+            preexec_fn=None if procs_fd is None else _enter_cgroup(procs_fd),
+        )
 
     def reap(self) -> bool:
         """Collect exited children; True once the entrypoint is gone (or never started)."""
