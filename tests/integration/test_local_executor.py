@@ -157,6 +157,33 @@ def test_a_killed_supervisor_is_succeeded_and_the_job_keeps_running(
     assert local_jobs.status_of(handle)["adoptions"] == 1
 
 
+def test_a_job_ending_under_a_successor_says_its_exit_status_is_unknown(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """Only a process's parent learns its exit status: the successor says so rather than guess."""
+    script = 'until [ -e "$TEST_DIR/go" ]; do sleep 0.01; done; echo w > "$SM_MODEL_DIR/m.bin"'
+    handle = executor.launch(local_jobs.make_job(tmp_path, script))
+    local_jobs.wait_for_phase(executor, handle, (Phase.RUNNING,), 20)
+    first = local_jobs.supervisor_pid(handle)
+    os.kill(first, signal.SIGKILL)
+
+    def succeeded() -> bool:
+        executor.observe(handle)
+        try:
+            return local_jobs.supervisor_pid(handle) != first
+        except FileNotFoundError:
+            return False
+
+    wait_until(succeeded, 10, message="a successor supervises")
+    (tmp_path / "go").touch()
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    assert observation.phase is Phase.FINISHED and not observation.was_stopped
+    assert observation.outcome.exit_code is None
+    assert observation.outcome.failure is not None
+    assert observation.outcome.failure.kind is FailureKind.PLATFORM
+    assert "exit status is unknown" in observation.outcome.failure.message
+
+
 def test_observe_reports_lost_once_no_successor_may_start(executor: LocalExecutor, tmp_path: Path) -> None:
     job = local_jobs.make_job(tmp_path, "sleep 1000")
     handle = executor.launch(job)
