@@ -171,11 +171,14 @@ class JobService:
     def _check_locations(self, request: NewJob) -> None:
         self._artifacts.check_location("outputDataConfig.s3OutputPath", request.output_uri)
         for index, channel in enumerate(request.channels, start=1):
+            self._artifacts.check_channel_name(f"inputDataConfig.{index}.member.channelName", channel.name)
             self._artifacts.check_location(
                 f"inputDataConfig.{index}.member.dataSource.s3DataSource.s3Uri", channel.source
             )
         if request.checkpoint_uri is not None:
             self._artifacts.check_location("checkpointConfig.s3Uri", request.checkpoint_uri)
+        if request.checkpoint_local_path is not None:
+            self._artifacts.check_job_path("checkpointConfig.localPath", request.checkpoint_local_path)
 
     def describe(self, tenant: str, kind: JobKind, name: str) -> Job:
         """Raises: errors.NotFound."""
