@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.support.server import TEST_SETTINGS
 from trainplane.cli.main import main
+from trainplane.config import Settings
+from trainplane.domain.job import JobSpec, new_job
+from trainplane.domain.status import JobKind
+from trainplane.server import build
+from trainplane.service.jobs import StopOutcome
 
 START_TIMEOUT_SECONDS = 60
 BASE_ENV = {"TRAINPLANE_PORT": "0", "TRAINPLANE_ALLOWED_ROOTS": "/tmp", "TRAINPLANE_ALLOW_ROOT_JOBS": "true"}
@@ -115,3 +122,36 @@ def test_a_root_server_refuses_to_run_jobs_as_root_unless_told(
     _assert_refused(
         _serve(capsys, monkeypatch, data_dir, TRAINPLANE_ALLOW_ROOT_JOBS="false"), "--allow-root-jobs"
     )
+
+
+@pytest.mark.parametrize("stored", [math.nan, math.inf, -1.0])
+def test_a_job_stored_with_an_unusable_grace_still_stops(tmp_path: Path, stored: float) -> None:
+    """A grace an older version let in (nan, inf, negative) falls back to the server's default."""
+    plane = build(Settings(data_dir=tmp_path / "data", stop_grace_seconds=7, allowed_roots=(tmp_path,)))
+    try:
+        spec = JobSpec(
+            image="trainplane/python",
+            command=("true",),
+            environment={},
+            output_uri=str(tmp_path / "out"),
+            grace_seconds=stored,
+        )
+        at = datetime.now(UTC)
+        job = new_job(
+            job_id="j-old",
+            tenant="t",
+            kind=JobKind.TRAINING,
+            name="old",
+            arn="arn:old",
+            spec=spec,
+            request={},
+            dialect="sagemaker",
+            at=at,
+        )
+        plane.store.insert(job)
+        outcome, stopping = plane.service.stop("t", JobKind.TRAINING, "old")
+        assert outcome is StopOutcome.REQUESTED and stopping.stop is not None
+        assert stopping.stop.grace_seconds == 7
+        assert stopping.stop.deadline_at == stopping.stop.requested_at + timedelta(seconds=7)
+    finally:
+        plane.close()

@@ -241,13 +241,16 @@ class JobService:
 
     def _grace_seconds(self, job: Job) -> float:
         tag = self._store.get_tags(job.id).get(GRACE_TAG)
+        stored = job.spec.grace_seconds
+        if not 0 <= stored <= MAX_GRACE_SECONDS:  # nan/inf/negative stored by an older version
+            stored = self._settings.default_grace_seconds
         if tag is None:
-            return job.spec.grace_seconds
+            return stored
         try:
             return parse_grace_tag(tag)
         except errors.Invalid:
             log.warning("event=bad_grace_tag job=%s value=%r", job.id, tag)
-            return job.spec.grace_seconds
+            return stored
 
     def delete(self, tenant: str, kind: JobKind, name: str) -> None:
         """Remove a terminal job so its name can be reused.
