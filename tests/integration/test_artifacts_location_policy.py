@@ -9,7 +9,7 @@ import pytest
 from trainplane.artifacts.local import LocalArtifacts
 from trainplane.domain import errors
 
-FIELD = "outputDataConfig.s3OutputPath"
+FIELD = "output_location"
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_the_servers_own_files_are_never_a_location(
     artifacts: LocalArtifacts, tmp_path: Path, uri: str
 ) -> None:
     with pytest.raises(errors.Invalid, match="server's own data"):
-        artifacts.check_location("checkpointConfig.s3Uri", uri.format(tmp=tmp_path))
+        artifacts.check_location("checkpoint_location", uri.format(tmp=tmp_path))
 
 
 def test_a_symlink_inside_a_root_that_points_out_of_it_is_refused(
@@ -95,14 +95,14 @@ def test_a_checkpoint_local_path_outside_the_jobs_tree_is_refused(
     artifacts: LocalArtifacts, local_path: str
 ) -> None:
     with pytest.raises(errors.Invalid) as caught:
-        artifacts.check_job_path("checkpointConfig.localPath", local_path)
-    assert caught.value.field == "checkpointConfig.localPath"
+        artifacts.check_job_path("checkpoint_local_path", local_path)
+    assert caught.value.field == "checkpoint_local_path"
 
 
 def test_checkpoint_local_paths_and_channel_names_inside_the_tree_are_accepted(
     artifacts: LocalArtifacts,
 ) -> None:
-    artifacts.check_job_path("checkpointConfig.localPath", "/opt/ml/checkpoints/run-1/../run-2")
-    artifacts.check_channel_name("inputDataConfig.1.member.channelName", "train.v2-x_y")
+    artifacts.check_job_path("checkpoint_local_path", "/opt/ml/checkpoints/run-1/../run-2")
+    artifacts.check_channel_name("channels.1.name", "train.v2-x_y")
     with pytest.raises(errors.Invalid):
-        artifacts.check_channel_name("inputDataConfig.1.member.channelName", "..")
+        artifacts.check_channel_name("channels.1.name", "..")

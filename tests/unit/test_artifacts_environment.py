@@ -135,7 +135,7 @@ def test_checkpoint_local_path_under_opt_ml_is_mapped_into_the_base_dir() -> Non
 def test_a_checkpoint_local_path_outside_the_jobs_own_part_of_the_tree_is_refused(local_path: str) -> None:
     with pytest.raises(errors.Invalid) as caught:
         _env(_spec(checkpoint_local_path=local_path))
-    assert caught.value.field == "checkpointConfig.localPath"
+    assert caught.value.field == "checkpoint_local_path"
 
 
 def test_the_server_environment_is_not_passed_on_beyond_the_allow_list() -> None:

@@ -6,12 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from trainplane.domain import errors
+from trainplane.domain import errors, fields
 from trainplane.domain.job import JobSpec
 
 CONTAINER_BASE_DIR = PurePosixPath("/opt/ml")  # where SageMaker mounts the tree in a container
 DEFAULT_CHECKPOINT_DIR = CONTAINER_BASE_DIR / "checkpoints"
-LOCAL_PATH_FIELD = "checkpointConfig.localPath"
+LOCAL_PATH_FIELD = fields.CHECKPOINT_LOCAL_PATH
 # Parts of the tree trainplane writes itself: a checkpoint dir there would hide or replace them.
 _RESERVED = ("input", "model", "output")
 
@@ -86,7 +86,7 @@ class JobLayout:
 
     def channel_dir(self, name: str) -> Path:
         """Raises: errors.Invalid when the name would leave input/data (see check_channel_name)."""
-        check_channel_name("channelName", name)
+        check_channel_name(fields.CHANNELS, name)
         return self.data_dir / name
 
     def checkpoint_dir(self, spec: JobSpec) -> Path:

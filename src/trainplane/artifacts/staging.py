@@ -20,15 +20,11 @@ from pathlib import Path
 
 from trainplane.artifacts.layout import LOCAL_PATH_FIELD, JobLayout, check_channel_name
 from trainplane.artifacts.locations import to_local_path
-from trainplane.domain import errors
+from trainplane.domain import errors, fields
 from trainplane.domain.job import JobSpec
 
-CHECKPOINT_FIELD = "checkpointConfig.s3Uri"
-
-
-def channel_field(index: int) -> str:
-    """The wire path of channel `index` (1-based, as the service reports it)."""
-    return f"inputDataConfig.{index}.member.dataSource.s3DataSource.s3Uri"
+CHECKPOINT_FIELD = fields.CHECKPOINT_LOCATION
+channel_field = fields.channel_source
 
 
 def stage_inputs(spec: JobSpec, layout: JobLayout) -> None:
@@ -51,7 +47,7 @@ def _channel_sources(spec: JobSpec) -> list[tuple[str, str, Path]]:
     # Check every source before touching the tree, so a bad request leaves nothing half staged.
     sources = []
     for index, channel in enumerate(spec.channels, start=1):
-        check_channel_name(f"inputDataConfig.{index}.member.channelName", channel.name)
+        check_channel_name(fields.channel_name(index), channel.name)
         field = channel_field(index)
         source = to_local_path(field, channel.source)
         if not source.exists():
