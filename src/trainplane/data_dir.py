@@ -112,7 +112,8 @@ class StoreMarker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
-        self.refresh()
+        with contextlib.suppress(Exception):  # shutting down: the next start checks again anyway
+            self.refresh()
 
     def refresh(self) -> None:
         marker = self._read_marker()

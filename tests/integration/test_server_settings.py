@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.server import TEST_SETTINGS
 from trainplane.cli.main import main
-from trainplane.config import Settings
+from trainplane.config import Settings, from_env, validate
 from trainplane.domain.job import JobSpec, new_job
 from trainplane.domain.status import JobKind
 from trainplane.server import build
@@ -155,3 +155,18 @@ def test_a_job_stored_with_an_unusable_grace_still_stops(tmp_path: Path, stored:
         assert stopping.stop.deadline_at == stopping.stop.requested_at + timedelta(seconds=7)
     finally:
         plane.close()
+
+
+def test_allowed_roots_and_switches_parse_from_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    environ = {
+        "TRAINPLANE_ALLOWED_ROOTS": f"{tmp_path / 'a'}:{tmp_path / 'b'},{tmp_path / 'a'}",
+        "TRAINPLANE_ALLOW_ROOT_JOBS": "yes",
+        "TRAINPLANE_DATA_DIR": str(tmp_path / "data"),
+    }
+    settings = from_env(environ)
+    assert settings.allowed_roots == (tmp_path / "a", tmp_path / "b", tmp_path / "a")
+    assert settings.allow_root_jobs is True
+    assert settings.location_roots[0] == (tmp_path / "data").absolute()
+    validate(settings)  # no exception: every root exists
