@@ -12,10 +12,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import sagemaker_client, stop_every_job
@@ -314,3 +316,38 @@ def test_jobs_run_as_the_configured_user_with_a_clean_environment(shared_dir: Pa
     finally:
         stop_every_job(sm)
         server.kill()
+
+
+def test_a_second_signal_exits_at_once_while_a_request_holds_the_graceful_shutdown(
+    tmp_path: Path, job_request: Any
+) -> None:
+    first = ServerProcess(tmp_path / "data")
+    sm = sagemaker_client(first.start())
+    request = job_request()
+    name = request["TrainingJobName"]
+    sm.create_training_job(**request)
+    wait_until(lambda: list((tmp_path / "markers").glob("started-*")), 20)
+    follow = httpx.stream(
+        "GET", f"{first.url}/trainplane/v1/training-jobs/{name}/logs?follow=true", timeout=30
+    )
+    response = follow.__enter__()  # a followed log of a running job: the graceful shutdown waits for it
+    try:
+        assert response.status_code == 200
+        assert first.process is not None
+        first.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: "event=server_stopping" in first.logs(), 10, message="first signal handled")
+        assert first.process.poll() is None, "the graceful shutdown waits for the followed log"
+        signalled_at = time.monotonic()
+        first.process.send_signal(signal.SIGTERM)
+        assert first.process.wait(30) == 1
+        assert time.monotonic() - signalled_at < 5, "the second signal did not exit at once"
+    finally:
+        follow.__exit__(None, None, None)
+        first.kill()
+    second = ServerProcess(tmp_path / "data")
+    sm = sagemaker_client(second.start())
+    try:
+        assert _status(sm, name) == "InProgress", "the job kept running through both signals"
+    finally:
+        stop_every_job(sm)
+        second.kill()
