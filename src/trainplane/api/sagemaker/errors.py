@@ -16,6 +16,7 @@ from typing import Any
 
 from trainplane import protocol
 from trainplane.api import error_detail
+from trainplane.api.sagemaker import fields as wire_fields
 from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
 
@@ -151,6 +152,29 @@ def _stale_write(exc: Any, operation: str) -> WireError:
     return WireError(400, "ConflictException", message)
 
 
+def _shape_invalid(exc: Any, operation: str) -> WireError:
+    # Already in AWS's words, with wire paths: the table gives the code.
+    status, code = _lookup(exc) or (400, "ValidationException")
+    return WireError(status, code, exc.message)
+
+
+def _invalid(exc: Any, operation: str) -> WireError:
+    # The core names neutral fields; the client must see the wire path of its own request.
+    if not exc.field:
+        return WireError(400, "ValidationException", exc.reason)
+    return WireError(400, "ValidationException", f"{wire_fields.wire_path(exc.field)}: {exc.reason}")
+
+
+def _limit_exceeded(exc: Any, operation: str) -> WireError:
+    if exc.limit is None:
+        return WireError(400, "ResourceLimitExceeded", exc.message)
+    message = (
+        f"The account-level service limit of {exc.limit} active {_resource(operation)}s has been reached"
+        f"{f' (setting {exc.setting})' if exc.setting else ''}. Stop a job or wait for one to finish."
+    )
+    return WireError(400, "ResourceLimitExceeded", message)
+
+
 def _internal_failure(operation: str) -> WireError:
     # botocore retries HTTP 5xx (3 attempts in all, reference §1.2). A create that failed after it
     # committed would be sent again blindly, so Create* answers 400, which is never retried.
@@ -171,4 +195,7 @@ _RULES: tuple[tuple[type[BaseException], str, Callable[[Any, str], WireError]], 
     (errors.NameInUse, "CreateModel", _model_exists),
     (errors.NameInUse, "Create*", _name_taken),
     (errors.StaleWrite, "*", _stale_write),
+    (shapes.ShapeInvalid, "*", _shape_invalid),
+    (errors.Invalid, "*", _invalid),
+    (errors.LimitExceeded, "*", _limit_exceeded),
 )
