@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from trainplane import protocol
 from trainplane.artifacts.layout import JobLayout
 from trainplane.artifacts.locations import to_local_path
 from trainplane.artifacts.packaging import package_model
@@ -26,7 +27,7 @@ class LocalArtifacts:
 
     def layout(self, job: Job) -> JobLayout:
         """The tree of `job` under runs_dir/<job id>/base (the executor's run dir convention)."""
-        return JobLayout(base_dir=(self._runs_dir / job.id / "base").absolute())
+        return JobLayout(base_dir=(self._runs_dir / job.id / protocol.JOB_BASE_DIR_NAME).absolute())
 
     def check_location(self, field: str, uri: str) -> None:
         """Raises: errors.Invalid when `uri` is not an absolute path or a local file:// URI."""

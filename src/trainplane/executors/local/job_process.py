@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from trainplane import protocol
 from trainplane.domain import documents, errors
 from trainplane.domain.job import Failure, FailureKind
 from trainplane.executors.local import process_tree, run_dir
@@ -75,8 +76,8 @@ class JobProcess:
         """Start the entrypoint in its own session (and cgroup leaf), logging to job.log."""
         self._dir.control_dir.mkdir(exist_ok=True)
         env = dict(self._launch["environment"])
-        env["TRAINPLANE_CONTROL_DIR"] = str(self._dir.control_dir)
-        env["TRAINPLANE_SUPERVISOR_PID"] = str(os.getpid())
+        env[protocol.CONTROL_DIR_ENV] = str(self._dir.control_dir)
+        env[protocol.SUPERVISOR_PID_ENV] = str(os.getpid())
         self._cgroup = process_tree.JobCgroup.create(self._job_id)
         procs_fd = None if self._cgroup is None else self._cgroup.open_procs()
         log_fd = os.open(self._dir.job_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
