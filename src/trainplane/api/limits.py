@@ -62,9 +62,14 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, is_chunked = _framing(scope)
         if declared is not None and declared > self.max_bytes:
             await self._refuse(scope, send)
+            return
+        if not is_chunked:
+            # The HTTP server delivers exactly Content-Length bytes (none without one): nothing to
+            # count, and the hot path (Describe over keep-alive) pays no more than this check.
+            await self.app(scope, receive, send)
             return
         first = await self._read_body(receive)
         if first is None:
@@ -103,11 +108,16 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None if absent or malformed) and whether the body is chunked."""
+    declared: int | None = None
+    is_chunked = False
     for key, value in scope["headers"]:
         if key == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None  # the server itself refuses a malformed length
-    return None
+                declared = None  # the HTTP server itself refuses a malformed length
+        elif key == b"transfer-encoding":
+            is_chunked = True
+    return declared, is_chunked
