@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.unit.test_sagemaker_shapes import create_body
 from trainplane.api import limits
 from trainplane.api.sagemaker import shapes
@@ -44,3 +46,20 @@ def test_the_largest_valid_create_request_fits_well_under_the_limit() -> None:
     # botocore sends ensure_ascii JSON.
     size = len(json.dumps(request, separators=(",", ":")).encode())
     assert size < limits.MAX_BODY_BYTES * 0.8, size
+
+
+def test_the_largest_valid_create_request_passes_the_value_count() -> None:
+    raw = json.dumps(largest_create_request(), separators=(",", ":")).encode()
+    shapes.check_value_count(raw)
+
+
+def test_millions_of_tiny_values_are_refused_before_decoding() -> None:
+    """Issue 6: decoding 8 MB of `[],[],...` holds the GIL for half a second."""
+    raw = b'{"TrainingJobName":"a","X":[' + b",".join([b"[]"] * 2_000_000) + b"]}"
+    with pytest.raises(shapes.ShapeSerializationError, match="more than 50000 JSON values"):
+        shapes.check_value_count(raw)
+
+
+def test_separators_inside_strings_are_not_values() -> None:
+    raw = json.dumps({"HyperParameters": {"a": '[{,"\\' * 200_000}}).encode()
+    shapes.check_value_count(raw)
