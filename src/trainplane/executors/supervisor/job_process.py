@@ -84,9 +84,16 @@ class JobProcess:
         from trainplane.artifacts.staging import stage_inputs
 
         layout = JobLayout(self._dir.base_dir)
+        durable = _checkpoint_location(self.spec.checkpoint_uri)
+        is_new_durable = durable is not None and not durable.exists()
         try:
             stage_inputs(self.spec, layout)
             write_config_files(spec=self.spec, layout=layout)
+            run_as = self._launch.get("run_as")
+            if run_as:  # the job's own tree (and a checkpoint dir staging made) becomes the job user's
+                self._dir.control_dir.mkdir(exist_ok=True)
+                owned = [layout.base_dir, self._dir.control_dir]
+                _hand_over(owned + ([durable] if durable and is_new_durable else []), run_as)
         except errors.Invalid as exc:
             self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.message}")
         except OSError as exc:
@@ -105,6 +112,7 @@ class JobProcess:
         self._cgroup = process_tree.JobCgroup.create(self._job_id)
         procs_fd = None if self._cgroup is None else self._cgroup.open_procs()
         log_fd = os.open(self._dir.job_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        run_as = self._launch.get("run_as") or {}
         try:
             child = subprocess.Popen(
                 list(self.spec.command),
@@ -115,6 +123,9 @@ class JobProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # the job never receives signals meant for us
                 preexec_fn=None if procs_fd is None else _enter_cgroup(procs_fd),
+                user=run_as.get("uid"),
+                group=run_as.get("gid"),
+                extra_groups=[] if run_as and os.getuid() == 0 else None,  # drop the server's groups
             )
         except (OSError, ValueError) as exc:  # no such program, empty command, bad cwd
             self.spawn_error = Failure(FailureKind.ALGORITHM, f"the training process could not start: {exc}")
@@ -244,6 +255,22 @@ def describe_exit(wait_status: int) -> str:
     if os.WIFSIGNALED(wait_status):
         return f"signal={os.WTERMSIG(wait_status)}"
     return f"code={os.waitstatus_to_exitcode(wait_status)}"
+
+
+def _checkpoint_location(uri: str | None) -> Path | None:
+    from trainplane.artifacts.locations import to_local_path
+
+    return None if uri is None else to_local_path("checkpointConfig.s3Uri", uri)
+
+
+def _hand_over(roots: list[Path], run_as: Mapping[str, Any]) -> None:
+    """chown every file under `roots` to the run-as user, never following a symlink (channels are links)."""
+    uid, gid = int(run_as["uid"]), int(run_as["gid"])
+    for root in roots:
+        os.chown(root, uid, gid, follow_symlinks=False)
+        for directory, subdirs, files in os.walk(root):
+            for name in (*subdirs, *files):
+                os.chown(os.path.join(directory, name), uid, gid, follow_symlinks=False)
 
 
 def _enter_cgroup(procs_fd: int) -> Callable[[], None]:
