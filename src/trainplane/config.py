@@ -52,6 +52,7 @@ class Settings:
     database_url: str = ""  # empty: SQLite in data_dir
     max_active_jobs: int = 1000  # per tenant; 0 for no limit (each local job is a few processes)
     log_level: str = "info"
+    auth_tokens: str = ""  # JSON or @path: {"<bearer token>": "<tenant>"}; empty: one tenant, no credentials
     reconcile_interval_seconds: float = 5.0  # full sweep period; events wake it sooner
     extra: Mapping[str, str] = field(default_factory=dict)
 

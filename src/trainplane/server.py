@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import uvicorn
-from starlette.applications import Starlette
 
-from trainplane.api.app import create_app
+from trainplane.api.app import Application, create_app
+from trainplane.api.auth import bearer_tokens
 from trainplane.artifacts.local import LocalArtifacts
 from trainplane.config import Settings
 from trainplane.executors.local.launcher import LocalExecutor
@@ -39,7 +39,7 @@ class ControlPlane:
     executor: LocalExecutor
     service: JobService
     reconciler: Reconciler
-    app: Starlette
+    app: Application
 
     def close(self) -> None:
         """Stop supervising; the jobs themselves keep running."""
@@ -79,7 +79,8 @@ def build(settings: Settings) -> ControlPlane:
         sweep_interval_seconds=settings.reconcile_interval_seconds,
     )
     service.set_on_change(reconciler.wake)
-    return ControlPlane(store, executor, service, reconciler, create_app(service))
+    authenticator = bearer_tokens.from_setting(settings.auth_tokens) if settings.auth_tokens else None
+    return ControlPlane(store, executor, service, reconciler, create_app(service, authenticator))
 
 
 def _bind(settings: Settings) -> socket.socket:
@@ -115,6 +116,8 @@ def serve(settings: Settings) -> None:
         log_level="warning" if settings.log_level == "info" else settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
+        http="httptools",
+        loop="uvloop",
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
+from trainplane.api.auth.port import Authenticator, RequestFacts
 from trainplane.domain import errors
 from trainplane.domain.status import JobKind
 from trainplane.service.jobs import JobService
@@ -33,11 +34,21 @@ def _bad_request(field: str, message: str) -> Response:
     return Response(body, 400, media_type="application/json")
 
 
+def _unauthorized(exc: errors.Unauthorized) -> Response:
+    body = json.dumps({"__type": "UnrecognizedClientException", "message": exc.message})
+    return Response(body, 401, media_type="application/json")
+
+
 def make_logs_endpoint(
-    service: JobService, tenant: str = "default"
+    service: JobService, authenticator: Authenticator
 ) -> Callable[[Request], Awaitable[Response]]:
     async def logs(request: Request) -> Response:
         name = request.path_params["name"]
+        facts = RequestFacts(request.method, request.url.path, dict(request.headers), b"")
+        try:
+            tenant = (await run_in_threadpool(authenticator.authenticate, facts)).tenant
+        except errors.Unauthorized as exc:
+            return _unauthorized(exc)
         try:
             offset = int(request.query_params.get("offset", "0"))
         except ValueError:
