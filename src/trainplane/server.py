@@ -66,6 +66,7 @@ def build(settings: Settings) -> ControlPlane:
             region=settings.region,
             account=settings.account,
             max_active_jobs=settings.max_active_jobs,
+            default_executor=executor.name,
         ),
         executors,
     )
@@ -73,7 +74,6 @@ def build(settings: Settings) -> ControlPlane:
         store,
         service,
         executors,
-        executor.name,
         artifacts,
         clock,
         sweep_interval_seconds=settings.reconcile_interval_seconds,

@@ -175,3 +175,61 @@ def test_page_token_of_another_sort_order_is_invalid(store: SqlStore) -> None:
     token = store.list_jobs("t", JobKind.TRAINING, ListQuery(limit=1)).next_token
     with pytest.raises(errors.Invalid):
         store.list_jobs("t", JobKind.TRAINING, ListQuery(limit=1, page_token=token, ascending=False))
+
+
+def test_the_store_sets_the_new_version_even_when_the_caller_did_not_bump_it(store: SqlStore) -> None:
+    import dataclasses
+
+    job = make_job("unbumped")
+    store.insert(job)
+    not_bumped = dataclasses.replace(job, started_at=T0)  # version unchanged: a careless writer
+    stored = store.save(not_bumped, expected_version=job.version)
+    assert stored.version == job.version + 1
+    assert store.get_by_id(job.id).version == job.version + 1
+    with pytest.raises(errors.StaleWrite):  # the other writer that read the same version loses
+        store.save(dataclasses.replace(job, ended_at=T0), expected_version=job.version)
+
+
+def test_two_stores_on_one_database_cannot_both_win_a_version(tmp_path: Path) -> None:
+    """Two control-plane replicas sharing one database: the compare-and-swap holds across them."""
+    import dataclasses
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = SqlStore.open(url), SqlStore.open(url)
+    try:
+        job = make_job("shared")
+        first.insert(job)
+        barrier = threading.Barrier(2)
+        results: list[str] = []
+
+        def write(replica: SqlStore, marker: datetime) -> None:
+            barrier.wait()
+            try:
+                replica.save(dataclasses.replace(job, started_at=marker), expected_version=job.version)
+                results.append("won")
+            except errors.StaleWrite:
+                results.append("lost")
+
+        threads = [
+            threading.Thread(target=write, args=(first, T0)),
+            threading.Thread(target=write, args=(second, T0 + timedelta(seconds=1))),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == ["lost", "won"]
+        assert first.get_by_id(job.id).version == job.version + 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_insert_with_tags_is_atomic(store: SqlStore) -> None:
+    job = make_job("tagged")
+    store.insert(job, {"k": "v"})
+    assert store.get_tags(job.id) == {"k": "v"}
+    clash = make_job("TAGGED")
+    with pytest.raises(errors.NameInUse):
+        store.insert(clash, {"x": "y"})
+    assert store.get_tags(clash.id) == {}

@@ -140,3 +140,36 @@ def test_max_runtime_ends_the_job_through_the_stop_protocol(
     assert list((tmp_path / "markers").glob("sigterm-*")), "max runtime sends SIGTERM first"
     started = time.time()
     assert started - job["TrainingStartTime"].timestamp() >= 1
+
+
+def test_max_runtime_is_enforced_while_the_server_is_down(tmp_path: Path, job_request: Any) -> None:
+    """The supervisor owns the max-runtime deadline: a dead control plane does not extend the job."""
+    first = ServerProcess(tmp_path / "data")
+    sm = sagemaker_client(first.start())
+    request = job_request(StoppingCondition={"MaxRuntimeInSeconds": 2})
+    name = request["TrainingJobName"]
+    sm.create_training_job(**request)
+    wait_until(lambda: list((tmp_path / "markers").glob("started-*")), 20, message="job started")
+    first.kill()
+
+    sigterms = wait_until(lambda: list((tmp_path / "markers").glob("sigterm-*")), 20, message="SIGTERM")
+    sigterm_at = float(sigterms[0].read_text())
+
+    second = ServerProcess(tmp_path / "data")
+    second_started_at = time.time()
+    sm = sagemaker_client(second.start())
+    try:
+        wait_until(
+            lambda: sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped", 20
+        )
+        job = sm.describe_training_job(TrainingJobName=name)
+        assert job["SecondaryStatus"] == "MaxRuntimeExceeded"
+        assert "ModelArtifacts" in job
+        details = _raw_describe(second.url, name)["TrainplaneDetails"]
+        assert details["StopReason"] == "max_runtime"
+        # SIGTERM came from the supervisor, on time, while no server ran.
+        assert 2 <= sigterm_at - job["TrainingStartTime"].timestamp() <= 2.5
+        assert details["StopRequestedTime"] < second_started_at
+    finally:
+        stop_every_job(sm)
+        second.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,92 @@ def test_active_job_limit_is_resource_limit_exceeded(tmp_path: Path, job_request
     finally:
         stop_every_job(sm)
         limited.kill()
+
+
+def _token(doc: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("bracket", ["[]", "{}"])
+@pytest.mark.parametrize("target", ["CreateTrainingJob", "DescribeTrainingJob", "ListTrainingJobs"])
+def test_deeply_nested_bodies_are_serialization_exceptions(
+    server: ServerProcess, depth: int, bracket: str, target: str
+) -> None:
+    """Issue 6: thousands of levels answered 500 (RecursionError), and Create said it may have created."""
+    opening, closing = (bracket[0], bracket[1]) if bracket == "[]" else ('{"a":', "}")
+    nested = opening * depth + ("1" if bracket == "{}" else "") + closing * depth
+    body = f'{{"TrainingJobName": "x", "Tags": {nested}}}'.encode()
+    response = _post(server.url, f"SageMaker.{target}", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["__type"] == "SerializationException"
+    assert "nested" in response.json()["message"]
+    assert "may have been created" not in response.text
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"s": "CreationTime", "a": True, "k": [{"x": 1}, "id"]},
+        {"s": "CreationTime", "a": True, "k": ["not a time", "id"]},
+        {"s": "CreationTime", "a": True, "k": [1e300, 7]},
+        {"s": "CreationTime", "a": True, "k": [10**400, "id"]},
+        {"s": "CreationTime", "a": True, "k": "ab"},
+        {"s": "CreationTime", "a": "yes", "k": [1.0, "id"]},
+        {"s": ["CreationTime"], "a": True, "k": [1.0, "id"]},
+        {"s": "CreationTime", "a": True, "k": [1.0, "\ud800"]},
+        [1, 2, 3],
+        7,
+        "[" * 5000 + "]" * 5000,
+    ],
+)
+def test_forged_page_tokens_are_validation_errors_naming_the_token(
+    server: ServerProcess, doc: object
+) -> None:
+    """Issue 6: a token whose fields had the wrong type answered 500."""
+    token = _token(doc) if not isinstance(doc, str) else base64.urlsafe_b64encode(doc.encode()).decode()
+    body = json.dumps({"NextToken": token}).encode()
+    response = _post(server.url, "SageMaker.ListTrainingJobs", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["__type"] == "ValidationException"
+    assert "nexttoken" in response.json()["message"].lower()
+
+
+@pytest.mark.parametrize("offset", ["9" * 30, "99999999999999999999", "9" * 5000, "1e9", "-5", "x", "٣"])
+def test_bad_log_offsets_are_json_400s(server: ServerProcess, offset: str) -> None:
+    """Issue 6: a huge offset answered a plain-text 500 from the log route."""
+    response = httpx.get(f"{server.url}/trainplane/v1/training-jobs/any/logs", params={"offset": offset})
+    assert response.status_code == 400, response.text
+    assert response.json()["__type"] == "ValidationException"
+    assert response.json()["trainplaneError"]["field"] == "offset"
+
+
+def test_largest_possible_offset_of_a_missing_job_is_not_found(server: ServerProcess) -> None:
+    response = httpx.get(f"{server.url}/trainplane/v1/training-jobs/ghost/logs?offset={2**63 - 1}")
+    assert response.status_code == 404 and response.json()["__type"] == "ResourceNotFound"
+
+
+def test_unknown_native_routes_and_kinds_answer_json(server: ServerProcess) -> None:
+    for path, status in [
+        ("/nope", 404),
+        ("/trainplane/v1/bogus-jobs/a/logs", 404),
+        ("/trainplane/v1/compilation-jobs/a/logs", 404),
+    ]:
+        response = httpx.get(server.url + path)
+        assert response.status_code == status, path
+        assert set(response.json()) >= {"__type", "message"}
+    assert httpx.get(server.url + "/").status_code == 405
+    assert httpx.get(server.url + "/").json()["__type"] == "MethodNotAllowed"
+
+
+def test_echoed_values_are_cut_to_a_short_prefix(server: ServerProcess) -> None:
+    """Issue 6: a 200 MB value was echoed back in the error."""
+    huge = "x" * 1_000_000
+    body = json.dumps({"TrainingJobName": huge}).encode()
+    response = _post(server.url, "SageMaker.DescribeTrainingJob", body)
+    assert response.status_code == 400
+    assert "x" * 100 + "..." in response.json()["message"]
+    assert len(response.content) < 2_000
+    many = json.dumps({"TrainingJobName": "ok", "Tags": [{"Key": huge[:300_000], "Value": "v"}] * 5}).encode()
+    response = _post(server.url, "SageMaker.CreateTrainingJob", many)
+    assert response.status_code == 400 and len(response.content) < 20_000

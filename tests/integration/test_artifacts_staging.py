@@ -58,7 +58,7 @@ def test_a_missing_channel_source_names_the_channel_field_and_stages_nothing(tmp
     spec = _spec(channels=(Channel("ok", str(present)), Channel("test", str(tmp_path / "missing"))))
     with pytest.raises(errors.Invalid) as caught:
         stage_inputs(spec, layout)
-    assert caught.value.field == "inputDataConfig.2.member.dataSource.s3DataSource.s3Uri"
+    assert caught.value.field == "channels.2.source"
     assert "'test'" in caught.value.reason
     assert not layout.channel_dir("ok").exists()
 
@@ -123,7 +123,7 @@ def test_a_non_empty_local_checkpoint_dir_is_refused_rather_than_merged(tmp_path
     spec = _spec(checkpoint_uri=to_uri(tmp_path / "durable"), checkpoint_local_path=str(local))
     with pytest.raises(errors.Invalid) as caught:
         stage_inputs(spec, JobLayout(tmp_path / "base"))
-    assert caught.value.field == "checkpointConfig.localPath"
+    assert caught.value.field == "checkpoint_local_path"
     assert (local / "unrelated").read_text() == "x"
 
 

@@ -17,6 +17,7 @@ from tests.support import local_jobs
 from tests.support.waiting import wait_until
 from trainplane.config import Settings
 from trainplane.domain import errors
+from trainplane.domain.job import FailureKind
 from trainplane.domain.status import JobKind, Primary, Secondary, StopReason
 from trainplane.server import ControlPlane, build
 from trainplane.service.jobs import GRACE_TAG, NewJob, StopOutcome
@@ -201,7 +202,9 @@ def test_a_lost_supervisor_fails_the_job_and_its_processes_are_killed(
     os.kill(supervisor, signal.SIGKILL)
     wait_until(lambda: _status(plane, "orphaned") is Secondary.FAILED, 15)
     job = plane.service.describe(TENANT, JobKind.TRAINING, "orphaned")
-    assert job.outcome is not None and "supervisor disappeared" in (job.outcome.failure_reason or "")
+    assert job.outcome is not None and job.outcome.failure is not None
+    assert job.outcome.failure.kind is FailureKind.PLATFORM
+    assert "supervisor disappeared" in job.outcome.failure.message
     report = job.outcome.stop_report
     assert report is not None and report.kill_pids == 1 and report.survivors == ()
     wait_until(lambda: not _is_alive(job_pid), 5, message="the orphaned job process is gone")

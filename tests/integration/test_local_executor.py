@@ -15,7 +15,7 @@ import pytest
 
 from tests.support import local_jobs
 from tests.support.waiting import wait_until
-from trainplane.domain.job import Channel, ExecutorHandle, MetricDefinition
+from trainplane.domain.job import Channel, ExecutorHandle, Failure, FailureKind, MetricDefinition
 from trainplane.executors.local.launcher import LocalExecutor
 from trainplane.service.ports import Phase
 
@@ -36,7 +36,7 @@ def test_exit_zero_completes_with_a_packaged_model(executor: LocalExecutor, tmp_
     handle = executor.launch(job)
     observation = local_jobs.wait_finished(executor, handle, 20)
     assert observation.phase is Phase.FINISHED
-    assert observation.exit_code == 0 and observation.failure_reason is None
+    assert observation.exit_code == 0 and observation.failure is None
     assert not observation.was_stopped and observation.stop_report is None
     assert observation.started_at is not None and observation.exited_at is not None
     assert observation.finished_at is not None and observation.staged_at is not None
@@ -52,7 +52,7 @@ def test_nonzero_exit_is_a_failure_naming_the_code(executor: LocalExecutor, tmp_
     handle = executor.launch(local_jobs.make_job(tmp_path, "exit 3"))
     observation = local_jobs.wait_finished(executor, handle, 20)
     assert observation.exit_code == 3
-    assert observation.failure_reason == "AlgorithmError: the training process exited with code 3"
+    assert observation.failure == Failure(FailureKind.ALGORITHM, "the training process exited with code 3")
     assert observation.model_uri is not None
     assert local_jobs.manifest_of(observation.model_uri)["reason"] == "failed"
 
@@ -61,15 +61,15 @@ def test_output_failure_file_wins_as_the_failure_reason(executor: LocalExecutor,
     script = 'echo "CUDA out of memory at step 7" > "$SM_OUTPUT_DIR/failure"; exit 1'
     handle = executor.launch(local_jobs.make_job(tmp_path, script))
     observation = local_jobs.wait_finished(executor, handle, 20)
-    assert observation.failure_reason == "CUDA out of memory at step 7"
+    assert observation.failure == Failure(FailureKind.ALGORITHM, "CUDA out of memory at step 7")
 
 
 def test_killed_by_a_signal_says_so(executor: LocalExecutor, tmp_path: Path) -> None:
     handle = executor.launch(local_jobs.make_job(tmp_path, "kill -SEGV $$"))
     observation = local_jobs.wait_finished(executor, handle, 20)
     assert observation.exit_code == 128 + signal.SIGSEGV
-    assert observation.failure_reason == (
-        "AlgorithmError: the training process was killed by signal 11 (SIGSEGV)"
+    assert observation.failure == Failure(
+        FailureKind.ALGORITHM, "the training process was killed by signal 11 (SIGSEGV)"
     )
 
 
@@ -90,8 +90,8 @@ def test_staging_failure_fails_without_spawning(executor: LocalExecutor, tmp_pat
     )
     observation = local_jobs.wait_finished(executor, executor.launch(job), 20)
     assert observation.phase is Phase.FINISHED
-    assert observation.failure_reason is not None and "missing" in observation.failure_reason
-    assert "train" in observation.failure_reason
+    assert observation.failure is not None and "missing" in observation.failure.message
+    assert "train" in observation.failure.message
     assert observation.started_at is None
     assert not (tmp_path / "spawned").exists()
 

@@ -76,7 +76,7 @@ def test_sigterm_reaches_handler_under_bash_c(executor: LocalExecutor, tmp_path:
     assert observation.phase is Phase.FINISHED
     assert observation.was_stopped
     assert observation.exit_code == 128 + 15  # bash itself died of the SIGTERM
-    assert observation.failure_reason is None
+    assert observation.failure is None
     report = observation.stop_report
     assert report is not None and report.term_pids >= 2
     assert report.survivors == ()
@@ -120,7 +120,7 @@ def test_ignored_sigterm_and_double_forked_daemon_are_killed_at_the_deadline(
     assert report.survivors == ()
     assert local_jobs.processes_with_marker(marker) == []
     assert observation.exit_code == 128 + 9
-    assert observation.was_stopped and observation.failure_reason is None
+    assert observation.was_stopped and observation.failure is None
     assert not (local_jobs.CGROUP_PARENT / job.id).exists()
     log = (Path(handle.ref["run_dir"]) / "supervisor.log").read_text()
     for event in ("event=stop_received", "event=sigterm_sent", "event=sigkill_sent"):

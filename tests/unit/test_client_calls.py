@@ -63,6 +63,8 @@ def _client(handler: Callable[[httpx.Request], httpx.Response]) -> Client:
 def test_client_public_names_are_pinned() -> None:
     assert trainplane.client.__all__ == [
         "Client",
+        "JobKindWire",
+        "JobPage",
         "LogChunk",
         "MetricValue",
         "StatusTransition",
@@ -108,10 +110,15 @@ def test_describe_returns_a_frozen_job_with_aware_times_with_mock_transport() ->
 
 
 def test_unknown_job_raises_the_domain_not_found_with_mock_transport() -> None:
-    body = {"__type": "ValidationException", "message": "Requested resource not found."}
+    body = {
+        "__type": "ValidationException",
+        "message": "Requested resource not found.",
+        "trainplaneError": {"class": "NotFound", "kind": "training job", "name": "ghost"},
+    }
     with _client(lambda request: _json(body, 400)) as client, pytest.raises(errors.NotFound) as caught:
         client.describe_training_job("ghost")
     assert caught.value.name == "ghost"
+    assert caught.value.kind == "training job"
     assert caught.value.message == "Requested resource not found."
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from trainplane.api.sagemaker import errors as wire_errors
 from trainplane.client import wire
 from trainplane.domain import errors
 
@@ -23,13 +24,18 @@ def test_validation_exception_is_invalid_with_the_servers_message() -> None:
     assert str(exc) == message
 
 
-def test_requested_resource_not_found_is_not_found() -> None:
+def _rendered(exc: errors.TrainplaneError, operation: str) -> tuple[int, bytes]:
+    """The body the real SageMaker dialect answers `exc` with."""
+    status, _, body = wire_errors.render(wire_errors.to_wire(exc, operation), "req-1")
+    return status, body
+
+
+def test_requested_resource_not_found_is_not_found_from_the_structured_member() -> None:
     """Real SageMaker answers an unknown job with this ValidationException (reference §2)."""
-    exc = wire.decode_error(
-        400, _body("ValidationException", "Requested resource not found."), resource_name="job-1"
-    )
+    status, body = _rendered(errors.NotFound("training job", "job-1"), "DescribeTrainingJob")
+    exc = wire.decode_error(status, body)
     assert isinstance(exc, errors.NotFound)
-    assert exc.name == "job-1"
+    assert (exc.kind, exc.name) == ("training job", "job-1")
     assert exc.message == "Requested resource not found."
 
 
@@ -40,31 +46,54 @@ def test_resource_not_found_is_not_found() -> None:
 
 
 def test_stop_of_finished_job_is_invalid_state_naming_the_status() -> None:
-    message = "The request was rejected because the training job is in status Stopped."
-    exc = wire.decode_error(400, _body("ValidationException", message), operation="StopTrainingJob")
+    status, body = _rendered(errors.InvalidState("stop", "Stopped"), "StopTrainingJob")
+    exc = wire.decode_error(status, body)
     assert isinstance(exc, errors.InvalidState)
     assert isinstance(exc, errors.Invalid)
-    assert exc.status == "Stopped"
-    assert exc.operation == "StopTrainingJob"
-    assert exc.message == message
+    assert (exc.status, exc.operation) == ("Stopped", "stop")
+    assert exc.message == "The request was rejected because the training job is in status Stopped."
 
 
 def test_duplicate_name_on_create_is_name_in_use_with_the_arn() -> None:
-    message = (
-        "Training job names must be unique within an AWS account and region, and a training job "
-        "with this name already exists (arn:aws:sagemaker:us-east-1:000000000000:training-job/a)"
-    )
-    exc = wire.decode_error(
-        400, _body("ResourceInUse", message), operation="CreateTrainingJob", resource_name="a"
-    )
+    arn = "arn:aws:sagemaker:us-east-1:000000000000:training-job/a"
+    status, body = _rendered(errors.NameInUse("training job", "a", arn), "CreateTrainingJob")
+    exc = wire.decode_error(status, body)
     assert isinstance(exc, errors.NameInUse)
-    assert exc.arn == "arn:aws:sagemaker:us-east-1:000000000000:training-job/a"
-    assert exc.name == "a"
+    assert (exc.arn, exc.name, exc.kind) == (arn, "a", "training job")
+    assert exc.message.endswith(f"already exists ({arn})")
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        errors.Invalid("outputDataConfig.s3OutputPath", "must be inside an allowed root"),
+        errors.Conflict("busy"),
+        errors.StaleWrite("job-1", 4),
+        errors.LimitExceeded("too many"),
+        errors.Unauthorized("who are you"),
+        errors.Unavailable("store locked"),
+        errors.IllegalTransition("Stopped", "stop_requested"),
+    ],
+)
+def test_every_domain_class_and_its_fields_survive_the_wire(original: errors.TrainplaneError) -> None:
+    """Issue 5: the client decodes the structured member instead of parsing English."""
+    status, body = _rendered(original, "StopTrainingJob")
+    exc = wire.decode_error(status, body)
+    assert type(exc) is type(original)
+    for field in ("field", "reason", "status", "event", "job_id", "expected_version"):
+        assert getattr(exc, field, None) == getattr(original, field, None)
 
 
 def test_resource_in_use_on_delete_is_a_conflict_not_a_name_clash() -> None:
     exc = wire.decode_error(400, _body("ResourceInUse", "job is running"), operation="DeleteTrainingJob")
     assert type(exc) is errors.Conflict
+
+
+def test_an_unknown_class_in_the_member_falls_back_to_the_code() -> None:
+    body = json.dumps(
+        {"__type": "ConflictException", "message": "m", "trainplaneError": {"class": "FromTheFuture"}}
+    ).encode()
+    assert type(wire.decode_error(400, body)) is errors.Conflict
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def test_unknown_image_names_the_setting() -> None:
     with pytest.raises(errors.Invalid) as caught:
         images.resolve([], "nvcr.io/pytorch:24")
     assert images.IMAGES_SETTING in caught.value.message
-    assert caught.value.field == "algorithmSpecification.trainingImage"
+    assert caught.value.field == "image"
 
 
 @pytest.mark.parametrize(
@@ -117,3 +117,15 @@ def test_job_codec_round_trips_every_field() -> None:
         ),
     )
     assert documents.job_from_dict(documents.job_to_dict(job)) == job
+
+
+def test_a_failure_stored_by_an_older_version_as_prefixed_text_decodes_to_its_kind() -> None:
+    from trainplane.domain.documents import failure_from_dict, failure_to_dict
+    from trainplane.domain.job import Failure, FailureKind
+
+    assert failure_from_dict(None, "ClientError: bad input") == Failure(FailureKind.USER, "bad input")
+    assert failure_from_dict(None, "InternalServerError: x") == Failure(FailureKind.PLATFORM, "x")
+    assert failure_from_dict(None, "loss is NaN") == Failure(FailureKind.ALGORITHM, "loss is NaN")
+    assert failure_from_dict(None, None) is None
+    failure = Failure(FailureKind.USER, "m")
+    assert failure_from_dict(failure_to_dict(failure)) == failure

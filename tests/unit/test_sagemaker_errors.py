@@ -215,3 +215,13 @@ def test_a_wire_error_is_a_frozen_value() -> None:
     err = wire_errors.WireError(400, "ValidationException", "nope")
     with pytest.raises(AttributeError):
         err.code = "x"  # type: ignore[misc]
+
+
+def test_failure_reason_words_each_failure_kind_as_sagemaker_does() -> None:
+    from trainplane.api.sagemaker.translate import failure_reason
+    from trainplane.domain.job import Failure, FailureKind
+
+    assert failure_reason(Failure(FailureKind.USER, "no data")) == "ClientError: no data"
+    assert failure_reason(Failure(FailureKind.ALGORITHM, "exit 3")) == "AlgorithmError: exit 3"
+    assert failure_reason(Failure(FailureKind.PLATFORM, "x" * 2000)).startswith("InternalServerError: x")
+    assert len(failure_reason(Failure(FailureKind.PLATFORM, "x" * 2000))) == 1024

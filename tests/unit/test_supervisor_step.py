@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trainplane.executors.local.stop_protocol import (
+    BeginStop,
     Finish,
     Observations,
     Report,
@@ -185,3 +186,43 @@ def test_main_policy_kills_leftovers_when_the_entrypoint_exits() -> None:
     observations = Observations(stop=STOP, has_main_exited=True, has_job_processes=True)
     state, actions = step(state, 101.0, observations)
     assert actions == [SendKill("main_exited"), Finish()]
+
+
+def limited() -> State:
+    """A job with MaxRuntime 2 s and grace 5 s whose process started at 10.0."""
+    state = State(max_runtime_seconds=2.0, grace_seconds=5.0, is_staged=True)
+    state, actions = step(state, 9.9, Observations(is_staged=True))
+    assert actions == [Spawn()]
+    state, _ = step(state, 10.0, Observations(spawned_at=10.0))
+    return state
+
+
+def test_max_runtime_counts_from_the_process_start_and_wakes_the_shell() -> None:
+    assert next_wakeup(limited()) == 12.0
+
+
+def test_max_runtime_starts_the_stop_protocol_with_the_jobs_grace() -> None:
+    state = limited()
+    state, actions = step(state, 11.9, Observations())
+    assert actions == []
+    state, actions = step(state, 12.0, Observations())
+    order = StopOrder(reason="max_runtime", deadline=17.0)
+    assert actions == [BeginStop(order), SendTerm()]
+    assert state.stop == order and next_wakeup(state) == 17.0
+    state, actions = step(state, 17.0, Observations())
+    assert actions == [SendKill("deadline")]
+
+
+def test_a_stop_before_max_runtime_keeps_its_own_reason() -> None:
+    state = limited()
+    state, _ = step(state, 11.0, Observations(stop=STOP))
+    state, actions = step(state, 12.5, Observations(stop=STOP))
+    assert not any(isinstance(action, BeginStop) for action in actions)
+    assert state.stop == STOP
+
+
+def test_a_job_that_exits_before_max_runtime_is_not_stopped() -> None:
+    state = limited()
+    state, actions = step(state, 13.0, Observations(has_main_exited=True))
+    assert actions == [SendKill("main_exited"), Finish()]
+    assert state.stop is None

@@ -6,9 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
-from trainplane.api import native
+from trainplane import protocol
+from trainplane.api import limits, native
 from trainplane.api.asgi import ClientDisconnected, Receive, Scope, Send
 from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
@@ -18,23 +20,26 @@ from trainplane.service.jobs import JobService
 
 
 class Application:
-    """`POST /` goes straight to the SageMaker endpoint (every boto3 call); the rest through a router."""
+    """Every body bounded first; then `POST /` goes straight to the SageMaker endpoint (every boto3
+    call), the rest through a router."""
 
     def __init__(self, service: JobService, authenticator: Authenticator) -> None:
         self.workers = Workers()
         self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
         routes = [
             Route("/", self._sagemaker, methods=["POST"]),
-            Route("/healthz", native.healthz, methods=["GET"]),
-            Route(
-                "/trainplane/v1/training-jobs/{name}/logs",
-                native.make_logs_endpoint(service, authenticator),
-                methods=["GET"],
-            ),
+            Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
+            Route(protocol.LOG_ROUTE, native.make_logs_endpoint(service, authenticator), methods=["GET"]),
         ]
-        self._router = Starlette(routes=routes, lifespan=self._lifespan)
+        self._router = Starlette(
+            routes=routes, exception_handlers={HTTPException: native.http_error}, lifespan=self._lifespan
+        )
+        self._bounded = limits.BodyLimit(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._bounded(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
             with contextlib.suppress(ClientDisconnected):
                 await self._sagemaker(scope, receive, send)

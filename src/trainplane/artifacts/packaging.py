@@ -26,10 +26,11 @@ from typing import Any, BinaryIO
 
 from trainplane.artifacts.layout import JobLayout
 from trainplane.artifacts.locations import to_local_path, to_uri
+from trainplane.domain import fields
 from trainplane.domain.job import check_aware
 from trainplane.service.ports import PackagedModel
 
-OUTPUT_FIELD = "outputDataConfig.s3OutputPath"
+OUTPUT_FIELD = fields.OUTPUT_LOCATION
 MANIFEST_MEMBER = "trainplane-manifest.json"
 MANIFEST_FORMAT = 1
 REASONS = frozenset({"completed", "failed", "user", "max_runtime", "preempted"})

@@ -16,16 +16,12 @@ from pathlib import Path
 
 from trainplane.artifacts.layout import JobLayout
 from trainplane.artifacts.locations import to_local_path
-from trainplane.domain import errors
+from trainplane.domain import errors, fields
 from trainplane.domain.job import JobSpec
 
-CHECKPOINT_FIELD = "checkpointConfig.s3Uri"
-LOCAL_PATH_FIELD = "checkpointConfig.localPath"
-
-
-def channel_field(index: int) -> str:
-    """The wire path of channel `index` (1-based, as the service reports it)."""
-    return f"inputDataConfig.{index}.member.dataSource.s3DataSource.s3Uri"
+CHECKPOINT_FIELD = fields.CHECKPOINT_LOCATION
+LOCAL_PATH_FIELD = fields.CHECKPOINT_LOCAL_PATH
+channel_field = fields.channel_source
 
 
 def stage_inputs(spec: JobSpec, layout: JobLayout) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from trainplane.client.client import Client
+from trainplane.client.kinds import JobKindWire
 from trainplane.client.models import (
+    JobPage,
     LogChunk,
     MetricValue,
     StatusTransition,
@@ -14,6 +16,8 @@ from trainplane.client.models import (
 
 __all__ = [
     "Client",
+    "JobKindWire",
+    "JobPage",
     "LogChunk",
     "MetricValue",
     "StatusTransition",

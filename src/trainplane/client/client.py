@@ -1,4 +1,8 @@
-"""The sync HTTP client of a trainplane server: SageMaker JSON 1.1 calls plus the native log route."""
+"""The sync HTTP client of a trainplane server: SageMaker JSON 1.1 calls plus the native log route.
+
+Job calls are generic over a job kind (`kinds.TRAINING`); the `*_training_job` methods are those
+calls for training jobs.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,18 @@ from urllib.parse import quote
 
 import httpx
 
-from trainplane.client import wire
-from trainplane.client.models import LogChunk, TrainingJob, TrainingJobPage, TrainingJobSummary
+from trainplane import protocol
+from trainplane.client import kinds, wire
+from trainplane.client.kinds import JobKindWire
+from trainplane.client.models import JobPage, LogChunk, TrainingJob, TrainingJobPage, TrainingJobSummary
 from trainplane.domain import errors
+from trainplane.domain.status import JobKind
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
-NEXT_OFFSET_HEADER = "X-Trainplane-Next-Offset"
-LOG_PATH = "/trainplane/v1/training-jobs/{name}/logs"
 
 T = TypeVar("T")
+JobT = TypeVar("JobT")
+SummaryT = TypeVar("SummaryT")
 
 
 class Client:
@@ -76,59 +83,85 @@ class Client:
             )
         return _parsed(operation, lambda: wire.decode_body(response.content))
 
-    def create_training_job(self, request: Mapping[str, Any]) -> str:
-        """Submit a CreateTrainingJob request; the new job's ARN."""
-        body = self.call("CreateTrainingJob", request)
-        return _parsed("CreateTrainingJob", lambda: str(body["TrainingJobArn"]))
+    def create_job(self, kind: JobKindWire[Any, Any], request: Mapping[str, Any]) -> str:
+        """Submit a Create*Job request for `kind`; the new job's ARN."""
+        operation = kind.operation("Create")
+        body = self.call(operation, request)
+        return _parsed(operation, lambda: str(body[kind.arn_member]))
 
-    def describe_training_job(self, name: str) -> TrainingJob:
-        body = self.call("DescribeTrainingJob", {"TrainingJobName": name})
-        return _parsed("DescribeTrainingJob", lambda: TrainingJob.from_wire(body))
+    def describe_job(self, kind: JobKindWire[JobT, Any], name: str) -> JobT:
+        operation = kind.operation("Describe")
+        body = self.call(operation, {kind.name_member: name})
+        return _parsed(operation, lambda: kind.parse_job(body))
 
-    def list_training_jobs_page(self, **filters: Any) -> TrainingJobPage:
-        """One ListTrainingJobs page; `filters` are wire members (`StatusEquals=...`, `NextToken=...`)."""
-        body = self.call("ListTrainingJobs", filters)
+    def list_jobs_page(self, kind: JobKindWire[Any, SummaryT], **filters: Any) -> JobPage[SummaryT]:
+        """One List*Jobs page; `filters` are wire members (`StatusEquals=...`, `NextToken=...`)."""
+        operation = kind.operation("List")
+        body = self.call(operation, filters)
 
-        def parse() -> TrainingJobPage:
-            summaries = tuple(TrainingJobSummary.from_wire(entry) for entry in body["TrainingJobSummaries"])
-            return TrainingJobPage(summaries, body.get("NextToken") or None)
+        def parse() -> JobPage[SummaryT]:
+            summaries = tuple(kind.parse_summary(entry) for entry in body[kind.summaries_member])
+            return JobPage(summaries, body.get("NextToken") or None)
 
-        return _parsed("ListTrainingJobs", parse)
+        return _parsed(operation, parse)
 
-    def list_training_jobs(self, **filters: Any) -> Iterator[TrainingJobSummary]:
+    def list_jobs(self, kind: JobKindWire[Any, SummaryT], **filters: Any) -> Iterator[SummaryT]:
         """Every matching job, following NextToken; `MaxResults` is the page size."""
         while True:
-            page = self.list_training_jobs_page(**filters)
+            page = self.list_jobs_page(kind, **filters)
             yield from page.summaries
             if page.next_token is None:
                 return
             filters = {**filters, "NextToken": page.next_token}
 
+    def stop_job(self, kind: JobKindWire[Any, Any], name: str) -> None:
+        """Ask the server to stop a job; returns once the stop intent is persisted."""
+        self.call(kind.operation("Stop"), {kind.name_member: name})
+
+    def delete_job(self, kind: JobKindWire[Any, Any], name: str) -> None:
+        self.call(kind.operation("Delete"), {kind.name_member: name})
+
+    def create_training_job(self, request: Mapping[str, Any]) -> str:
+        """Submit a CreateTrainingJob request; the new job's ARN."""
+        return self.create_job(kinds.TRAINING, request)
+
+    def describe_training_job(self, name: str) -> TrainingJob:
+        return self.describe_job(kinds.TRAINING, name)
+
+    def list_training_jobs_page(self, **filters: Any) -> TrainingJobPage:
+        """One ListTrainingJobs page; `filters` are wire members (`StatusEquals=...`, `NextToken=...`)."""
+        page = self.list_jobs_page(kinds.TRAINING, **filters)
+        return TrainingJobPage(page.summaries, page.next_token)
+
+    def list_training_jobs(self, **filters: Any) -> Iterator[TrainingJobSummary]:
+        """Every matching job, following NextToken; `MaxResults` is the page size."""
+        return self.list_jobs(kinds.TRAINING, **filters)
+
     def stop_training_job(self, name: str) -> None:
         """Ask the server to stop a job; returns once the stop intent is persisted."""
-        self.call("StopTrainingJob", {"TrainingJobName": name})
+        self.stop_job(kinds.TRAINING, name)
 
     def delete_training_job(self, name: str) -> None:
-        self.call("DeleteTrainingJob", {"TrainingJobName": name})
+        self.delete_job(kinds.TRAINING, name)
 
-    def read_log(self, name: str, offset: int = 0) -> LogChunk:
+    def read_log(self, name: str, offset: int = 0, *, kind: JobKind = JobKind.TRAINING) -> LogChunk:
         """The job's log from byte `offset` as far as it is written now."""
         params = {"offset": str(offset), "follow": "false"}
         with self._translate_transport_errors():
-            response = self._http.get(_log_path(name), params=params)
+            response = self._http.get(_log_path(kind, name), params=params)
         _raise_for_log_status(response, name)
-        header = response.headers.get(NEXT_OFFSET_HEADER)
+        header = response.headers.get(protocol.NEXT_OFFSET_HEADER)
         next_offset = int(header) if header else offset + len(response.content)
         return LogChunk(response.content, next_offset)
 
-    def follow_log(self, name: str, offset: int = 0) -> Iterator[bytes]:
+    def follow_log(self, name: str, offset: int = 0, *, kind: JobKind = JobKind.TRAINING) -> Iterator[bytes]:
         """The job's log from byte `offset`, streamed until the job is terminal and its log drained."""
         params = {"offset": str(offset), "follow": "true"}
         # A job may print nothing for hours: only connecting is bounded while following.
         timeout = httpx.Timeout(self.timeout_seconds, read=None)
         with (
             self._translate_transport_errors(),
-            self._http.stream("GET", _log_path(name), params=params, timeout=timeout) as response,
+            self._http.stream("GET", _log_path(kind, name), params=params, timeout=timeout) as response,
         ):
             if response.status_code >= 300:
                 response.read()
@@ -158,8 +191,8 @@ class Client:
             ) from exc
 
 
-def _log_path(name: str) -> str:
-    return LOG_PATH.format(name=quote(name, safe=""))
+def _log_path(kind: JobKind, name: str) -> str:
+    return protocol.LOG_ROUTE.format(kind=kind.value, name=quote(name, safe=""))
 
 
 def _raise_for_log_status(response: httpx.Response, name: str) -> None:

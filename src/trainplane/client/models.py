@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from trainplane.client import wire
 from trainplane.domain import transitions
+
+SummaryT = TypeVar("SummaryT")
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,16 @@ class TrainingJobSummary:
 
 
 @dataclass(frozen=True)
-class TrainingJobPage:
-    """One ListTrainingJobs response; `next_token` is None on the last page."""
+class JobPage(Generic[SummaryT]):
+    """One List*Jobs response; `next_token` is None on the last page."""
 
-    summaries: tuple[TrainingJobSummary, ...]
+    summaries: tuple[SummaryT, ...]
     next_token: str | None
+
+
+@dataclass(frozen=True)
+class TrainingJobPage(JobPage[TrainingJobSummary]):
+    """One ListTrainingJobs response."""
 
 
 @dataclass(frozen=True)

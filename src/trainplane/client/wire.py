@@ -4,22 +4,16 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from trainplane import protocol
 from trainplane.domain import errors
 
-CONTENT_TYPE = "application/x-amz-json-1.1"
-TARGET_PREFIX = "SageMaker"
-
-# The message real SageMaker sends, as a ValidationException, for an unknown job (reference §2).
-NOT_FOUND_MESSAGE = "Requested resource not found."
-
-_IN_STATUS = re.compile(r"in status (\w+)")
-_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[^\s)]+")
+CONTENT_TYPE = protocol.SAGEMAKER_CONTENT_TYPE
+TARGET_PREFIX = protocol.SAGEMAKER_TARGET_PREFIX
 
 
 def request_headers(operation: str) -> dict[str, str]:
@@ -68,16 +62,24 @@ def error_code_and_message(status_code: int, content: bytes, reason_phrase: str)
 
     A body that is not JSON (a proxy's HTML page) yields the HTTP status and reason phrase.
     """
+    code, message, _ = _error_parts(status_code, content, reason_phrase)
+    return code, message
+
+
+def _error_parts(
+    status_code: int, content: bytes, reason_phrase: str
+) -> tuple[str, str, Mapping[str, Any] | None]:
     try:
         body = json.loads(content) if content.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         body = {}
     if not isinstance(body, dict):
         body = {}
     code = str(body.get("__type") or status_code)
     code = code.split(":")[0].rsplit("#", 1)[-1]
     message = body.get("message", body.get("Message")) or reason_phrase or code
-    return code, str(message)
+    detail = body.get(protocol.ERROR_DETAIL_MEMBER)
+    return code, str(message), detail if isinstance(detail, dict) else None
 
 
 def decode_error(
@@ -90,16 +92,48 @@ def decode_error(
 ) -> errors.TrainplaneError:
     """The domain error a wire error stands for; the server's message is kept as `.message`.
 
-    `operation` and `resource_name` (the job the request named) fill the structured fields of
-    NotFound, NameInUse and InvalidState; the message always stays the server's own words.
+    A trainplane server names the class and its fields in the `trainplaneError` member; an answer
+    without it (a proxy, another server) is mapped by its code alone, with `operation` and
+    `resource_name` (the job the request named) filling in what the code cannot say.
     """
-    code, message = error_code_and_message(status_code, content, reason_phrase)
+    code, message, detail = _error_parts(status_code, content, reason_phrase)
+    if detail is not None:
+        built = _from_detail(detail, message)
+        if built is not None:
+            return _with_message(built, message)
     build = _BY_CODE.get(code)
     if build is None and status_code == 503:
         build = _unavailable
     if build is None:
         return errors.TrainplaneError(f"{code}: {message}")
     return _with_message(build(_Context(message, operation, resource_name)), message)
+
+
+def _from_detail(detail: Mapping[str, Any], message: str) -> errors.TrainplaneError | None:
+    """The domain error named by the structured member; None for a class this client does not know."""
+    fields = {key: str(value) for key, value in detail.items() if isinstance(value, str | int)}
+    build = _BY_CLASS.get(fields.get(protocol.ERROR_CLASS_KEY, ""))
+    return None if build is None else build(fields, message)
+
+
+def _expected_version(fields: Mapping[str, str]) -> int:
+    text = fields.get("expected_version", "")
+    return int(text) if text.isdigit() and len(text) < 20 else -1
+
+
+_BY_CLASS: Mapping[str, Callable[[Mapping[str, str], str], errors.TrainplaneError]] = {
+    "NotFound": lambda f, m: errors.NotFound(f.get("kind", ""), f.get("name", "")),
+    "Invalid": lambda f, m: errors.Invalid(f.get("field", ""), f.get("reason", m)),
+    "InvalidState": lambda f, m: errors.InvalidState(f.get("operation", ""), f.get("status", "")),
+    "Conflict": lambda f, m: errors.Conflict(m),
+    "IllegalTransition": lambda f, m: errors.IllegalTransition(f.get("status", ""), f.get("event", "")),
+    "NameInUse": lambda f, m: errors.NameInUse(f.get("kind", ""), f.get("name", ""), f.get("arn")),
+    "StaleWrite": lambda f, m: errors.StaleWrite(f.get("job_id", ""), _expected_version(f)),
+    "LimitExceeded": lambda f, m: errors.LimitExceeded(m),
+    "Unauthorized": lambda f, m: errors.Unauthorized(m),
+    "Unavailable": lambda f, m: errors.Unavailable(m),
+    "TrainplaneError": lambda f, m: errors.TrainplaneError(m),
+}
 
 
 @dataclass(frozen=True)
@@ -116,21 +150,11 @@ def _with_message(exc: errors.TrainplaneError, message: str) -> errors.Trainplan
     return exc
 
 
-def _validation(ctx: _Context) -> errors.TrainplaneError:
-    if ctx.message == NOT_FOUND_MESSAGE:
-        return errors.NotFound("resource", ctx.resource_name)
-    in_status = _IN_STATUS.search(ctx.message)
-    if in_status is not None:
-        return errors.InvalidState(ctx.operation, in_status.group(1))
-    return errors.Invalid("", ctx.message)
-
-
 def _resource_in_use(ctx: _Context) -> errors.TrainplaneError:
     # SageMaker says ResourceInUse both for a taken name (Create) and a busy job (Delete).
     if not ctx.operation.startswith("Create"):
         return errors.Conflict(ctx.message)
-    arn = _ARN.search(ctx.message)
-    return errors.NameInUse("resource", ctx.resource_name, arn.group(0) if arn else None)
+    return errors.NameInUse("resource", ctx.resource_name)
 
 
 def _unavailable(ctx: _Context) -> errors.TrainplaneError:
@@ -141,8 +165,10 @@ def _unauthorized(ctx: _Context) -> errors.TrainplaneError:
     return errors.Unauthorized(ctx.message)
 
 
+# Answers without the structured member: the code alone decides the class.
 _BY_CODE: Mapping[str, Callable[[_Context], errors.TrainplaneError]] = {
-    "ValidationException": _validation,
+    "ValidationException": lambda ctx: errors.Invalid("", ctx.message),
+    "SerializationException": lambda ctx: errors.Invalid("", ctx.message),
     "ResourceNotFound": lambda ctx: errors.NotFound("resource", ctx.resource_name),
     "ResourceInUse": _resource_in_use,
     "ResourceLimitExceeded": lambda ctx: errors.LimitExceeded(ctx.message),

@@ -9,6 +9,8 @@ from typing import Any
 from trainplane.domain.job import (
     Channel,
     ExecutorHandle,
+    Failure,
+    FailureKind,
     Job,
     JobSpec,
     Metric,
@@ -51,6 +53,8 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
         "metric_definitions": [{"name": m.name, "regex": m.regex} for m in spec.metric_definitions],
         "instance_type": spec.instance_type,
         "instance_count": spec.instance_count,
+        "executor": spec.executor,
+        "payload": dict(spec.payload),
     }
 
 
@@ -70,6 +74,8 @@ def spec_from_dict(doc: Mapping[str, Any]) -> JobSpec:
         metric_definitions=tuple(MetricDefinition(m["name"], m["regex"]) for m in doc["metric_definitions"]),
         instance_type=doc.get("instance_type", "ml.m5.large"),
         instance_count=int(doc.get("instance_count", 1)),
+        executor=doc.get("executor", "local"),
+        payload=dict(doc.get("payload") or {}),
     )
 
 
@@ -145,12 +151,36 @@ def stop_from_dict(doc: Mapping[str, Any] | None) -> StopIntent | None:
     )
 
 
+# Stored records from before Failure was structured carry SageMaker's prefixed string.
+_LEGACY_PREFIXES = {
+    "ClientError:": FailureKind.USER,
+    "AlgorithmError:": FailureKind.ALGORITHM,
+    "InternalServerError:": FailureKind.PLATFORM,
+}
+
+
+def failure_to_dict(failure: Failure | None) -> dict[str, str] | None:
+    return None if failure is None else {"kind": failure.kind.value, "message": failure.message}
+
+
+def failure_from_dict(doc: Mapping[str, Any] | None, legacy_reason: str | None = None) -> Failure | None:
+    """The failure in `doc`, or one parsed from a legacy `failure_reason` string."""
+    if doc is not None:
+        return Failure(FailureKind(doc["kind"]), str(doc["message"]))
+    if legacy_reason is None:
+        return None
+    for prefix, kind in _LEGACY_PREFIXES.items():
+        if legacy_reason.startswith(prefix):
+            return Failure(kind, legacy_reason.removeprefix(prefix).strip())
+    return Failure(FailureKind.ALGORITHM, legacy_reason)
+
+
 def _outcome_to_dict(outcome: Outcome | None) -> dict[str, Any] | None:
     if outcome is None:
         return None
     return {
         "exit_code": outcome.exit_code,
-        "failure_reason": outcome.failure_reason,
+        "failure": failure_to_dict(outcome.failure),
         "model_uri": outcome.model_uri,
         "output_uri": outcome.output_uri,
         "has_complete_checkpoint": outcome.has_complete_checkpoint,
@@ -165,7 +195,7 @@ def _outcome_from_dict(doc: Mapping[str, Any] | None) -> Outcome | None:
     report = doc.get("stop_report")
     return Outcome(
         exit_code=doc.get("exit_code"),
-        failure_reason=doc.get("failure_reason"),
+        failure=failure_from_dict(doc.get("failure"), doc.get("failure_reason")),
         model_uri=doc.get("model_uri"),
         output_uri=doc.get("output_uri"),
         has_complete_checkpoint=bool(doc.get("has_complete_checkpoint")),

@@ -74,7 +74,11 @@ class StaleWrite(Conflict):
 
 
 class LimitExceeded(TrainplaneError):
-    pass
+    def __init__(self, reason: str, *, limit: int | None = None, setting: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.limit = limit  # the configured number that was reached, when there is one
+        self.setting = setting  # the server setting that configures it
 
 
 class Unauthorized(TrainplaneError):

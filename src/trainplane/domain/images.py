@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from trainplane.domain import errors
+from trainplane.domain import errors, fields
 
 BUILTIN_PYTHON_IMAGE = "trainplane/python"
 IMAGES_SETTING = "TRAINPLANE_IMAGES"
@@ -42,7 +42,7 @@ def resolve(rules: Sequence[ImageRule], image: str) -> Runtime:
             return rule.runtime
     known = ", ".join(rule.pattern for rule in rules) or "none"
     raise errors.Invalid(
-        "algorithmSpecification.trainingImage",
+        fields.IMAGE,
         f"image {image!r} is not in the server's image map (setting {IMAGES_SETTING} or "
         f"`trainplane serve --images`; known: {known})",
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from trainplane.domain import transitions
+from trainplane.domain import messages, transitions
 from trainplane.domain.status import JobKind, Primary, Secondary, StopReason
 
 DEFAULT_GRACE_SECONDS = 120.0
@@ -61,6 +62,8 @@ class JobSpec:
     metric_definitions: tuple[MetricDefinition, ...] = ()
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
+    executor: str = "local"  # the name of the executor that runs the job (chosen at create)
+    payload: Mapping[str, Any] = field(default_factory=dict)  # what only this job kind needs
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,28 @@ class StopReport:
     survivors: tuple[int, ...] = ()
 
 
+class FailureKind(enum.StrEnum):
+    """Who is to blame for a failed job; each dialect words it (SageMaker: ClientError, ...)."""
+
+    USER = "user_error"  # the request or its inputs are wrong: fix the request
+    ALGORITHM = "algorithm_error"  # the job's own code failed (its exit, its output/failure text)
+    PLATFORM = "platform_error"  # trainplane or the machine failed: not the user's doing
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a job failed, in neutral terms."""
+
+    kind: FailureKind
+    message: str
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the executor reported once the job's processes were gone."""
 
     exit_code: int | None = None
-    failure_reason: str | None = None
+    failure: Failure | None = None
     model_uri: str | None = None
     output_uri: str | None = None
     has_complete_checkpoint: bool = False
@@ -209,5 +228,5 @@ def new_job(
         version=1,
         created_at=at,
         last_modified_at=at,
-        history=(Transition(Secondary.STARTING, at, "Starting the training job"),),
+        history=(Transition(Secondary.STARTING, at, messages.status_message(kind, messages.Step.STARTING)),),
     )

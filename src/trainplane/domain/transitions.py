@@ -64,6 +64,10 @@ TERMINAL: frozenset[Secondary] = frozenset(
 )
 STOPPABLE: frozenset[Secondary] = frozenset(src for src, event in TRANSITIONS if event is E.STOP_REQUESTED)
 ACTIVE: frozenset[Secondary] = frozenset(Secondary) - TERMINAL
+# Where the runtime limit can still end a job (a job already stopping has its own deadline).
+MAX_RUNTIME_APPLIES: frozenset[Secondary] = frozenset(
+    src for src, event in TRANSITIONS if event is E.MAX_RUNTIME_REACHED
+)
 TERMINAL_PRIMARY: frozenset[Primary] = frozenset(PRIMARY[s] for s in TERMINAL)
 
 

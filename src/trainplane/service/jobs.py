@@ -4,30 +4,24 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from trainplane.domain import errors, images, names, transitions
-from trainplane.domain.job import (
-    Channel,
-    Job,
-    JobSpec,
-    MetricDefinition,
-    StopIntent,
-    new_job,
-)
+from trainplane.domain import errors, images, messages, names, transitions
+from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
+from trainplane.service import admission
 from trainplane.service.ports import Artifacts, Clock, Executor, ListQuery, Page, Store
 
 log = logging.getLogger("trainplane.service")
 
-GRACE_TAG = "trainplane:stop-grace-seconds"
-MAX_GRACE_SECONDS = 28 * 24 * 3600  # SageMaker's longest runtime; a longer grace is surely a typo
 STALE_WRITE_RETRIES = 20
+# Re-exported: dialects and tests name them through the service.
+GRACE_TAG = admission.GRACE_TAG
+EXECUTOR_TAG = admission.EXECUTOR_TAG
+NewJob = admission.NewJob
 
 
 class StopOutcome(enum.StrEnum):
@@ -37,49 +31,13 @@ class StopOutcome(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class NewJob:
-    """A create request in dialect-neutral terms."""
-
-    name: str
-    kind: JobKind
-    dialect: str
-    image: str
-    request: Mapping[str, Any]  # echoed back by the creating dialect
-    entrypoint: Sequence[str] = ()
-    arguments: Sequence[str] = ()
-    environment: Mapping[str, str] = field(default_factory=dict)
-    hyperparameters: Mapping[str, str] = field(default_factory=dict)
-    channels: Sequence[Channel] = ()
-    output_uri: str = ""
-    checkpoint_uri: str | None = None
-    checkpoint_local_path: str | None = None
-    max_runtime_seconds: int | None = None
-    metric_definitions: Sequence[MetricDefinition] = ()
-    instance_type: str = "ml.m5.large"
-    instance_count: int = 1
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ServiceSettings:
     default_grace_seconds: float
     image_rules: Sequence[images.ImageRule]
     region: str = names.DEFAULT_REGION
     account: str = names.DEFAULT_ACCOUNT
     max_active_jobs: int = 0  # 0: no limit
-
-
-def parse_grace_tag(value: str, field_name: str = "tags") -> float:
-    """Raises: errors.Invalid when the tag is not a number of seconds in [0, 28 days]."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not (0 <= seconds <= MAX_GRACE_SECONDS):
-        raise errors.Invalid(
-            field_name, f"tag {GRACE_TAG} must be a number of seconds from 0 to {MAX_GRACE_SECONDS}"
-        )
-    return seconds
+    default_executor: str = "local"
 
 
 class JobService:
@@ -99,6 +57,12 @@ class JobService:
         self._artifacts = artifacts
         self._clock = clock
         self._settings = settings
+        self._admission = admission.AdmissionSettings(
+            default_grace_seconds=settings.default_grace_seconds,
+            image_rules=settings.image_rules,
+            executors=frozenset(executors),
+            default_executor=settings.default_executor,
+        )
         self._on_change = on_change  # wakes the reconciler
 
     def set_on_change(self, on_change: Callable[[str], None]) -> None:
@@ -108,38 +72,15 @@ class JobService:
         return names.job_arn(kind.value, name, region=self._settings.region, account=self._settings.account)
 
     def create(self, tenant: str, request: NewJob) -> Job:
-        """Accept a job in `Starting`; the reconciler launches it.
+        """Accept a job in `Starting`, with its tags, in one transaction; the reconciler launches it.
 
         Raises:
-            errors.Invalid: unknown image, unusable location or tag.
+            errors.Invalid: unknown image or executor, unusable location, tag or channel list.
             errors.NameInUse: a job of that kind and name exists.
             errors.LimitExceeded: the tenant has `max_active_jobs` jobs not yet finished.
         """
-        runtime = images.resolve(self._settings.image_rules, request.image)
+        spec = admission.spec_for(request, self._admission, self._artifacts)
         self._check_active_limit(tenant)
-        self._check_locations(request)
-        if GRACE_TAG in request.tags:
-            parse_grace_tag(request.tags[GRACE_TAG])
-        spec = JobSpec(
-            image=request.image,
-            command=images.build_command(runtime, request.entrypoint, request.arguments),
-            environment={**runtime.environment, **request.environment},
-            hyperparameters=dict(request.hyperparameters),
-            channels=tuple(request.channels),
-            output_uri=request.output_uri,
-            checkpoint_uri=request.checkpoint_uri,
-            checkpoint_local_path=request.checkpoint_local_path,
-            max_runtime_seconds=request.max_runtime_seconds,
-            grace_seconds=self._settings.default_grace_seconds,
-            metric_definitions=tuple(request.metric_definitions),
-            instance_type=request.instance_type,
-            instance_count=request.instance_count,
-        )
-        if not spec.command:
-            raise errors.Invalid(
-                "algorithmSpecification.containerEntrypoint",
-                f"image {request.image!r} has no command: give ContainerEntrypoint",
-            )
         job = new_job(
             job_id=str(uuid.uuid4()),
             tenant=tenant,
@@ -151,10 +92,8 @@ class JobService:
             dialect=request.dialect,
             at=self._clock.now(),
         )
-        self._store.insert(job)
-        if request.tags:
-            self._store.put_tags(job.id, request.tags)
-        log.info("event=job_created job=%s name=%s", job.id, job.name)
+        self._store.insert(job, request.tags)
+        log.info("event=job_created job=%s name=%s executor=%s", job.id, job.name, spec.executor)
         self._on_change(job.id)
         return job
 
@@ -164,18 +103,10 @@ class JobService:
         limit = self._settings.max_active_jobs
         if limit and self._store.count_active(tenant) >= limit:
             raise errors.LimitExceeded(
-                f"The account-level service limit of {limit} active training jobs has been reached "
-                "(setting TRAINPLANE_MAX_ACTIVE_JOBS). Stop a job or wait for one to finish."
+                f"{limit} jobs are active, the most this server allows (setting TRAINPLANE_MAX_ACTIVE_JOBS)",
+                limit=limit,
+                setting="TRAINPLANE_MAX_ACTIVE_JOBS",
             )
-
-    def _check_locations(self, request: NewJob) -> None:
-        self._artifacts.check_location("outputDataConfig.s3OutputPath", request.output_uri)
-        for index, channel in enumerate(request.channels, start=1):
-            self._artifacts.check_location(
-                f"inputDataConfig.{index}.member.dataSource.s3DataSource.s3Uri", channel.source
-            )
-        if request.checkpoint_uri is not None:
-            self._artifacts.check_location("checkpointConfig.s3Uri", request.checkpoint_uri)
 
     def describe(self, tenant: str, kind: JobKind, name: str) -> Job:
         """Raises: errors.NotFound."""
@@ -204,9 +135,8 @@ class JobService:
                 return StopOutcome.ALREADY_FINISHED, job
             if job.stop is not None:
                 return StopOutcome.ALREADY_STOPPING, job
-            stopping = self._request_stop(job, reason)
             try:
-                self._store.save(stopping, expected_version=job.version)
+                stopping = self._store.save(self._request_stop(job, reason), expected_version=job.version)
             except errors.StaleWrite:
                 continue  # the reconciler or another request moved it: read again, decide again
             log.info(
@@ -215,9 +145,19 @@ class JobService:
                 reason.value,
                 stopping.stop.deadline_at.isoformat() if stopping.stop else "",
             )
+            self._deliver_stop(stopping)
             self._on_change(job.id)
             return StopOutcome.REQUESTED, stopping
         raise errors.Unavailable("the job changed too often to stop it; try again")
+
+    def _deliver_stop(self, job: Job) -> None:
+        """Hand the persisted intent to the executor at once; the reconciler re-delivers on failure."""
+        if job.handle is None or job.stop is None or job.handle.executor not in self._executors:
+            return
+        try:
+            self._executors[job.handle.executor].request_stop(job.handle, job.stop)
+        except Exception:  # the intent is durable: the reconciler's delivery is the fallback
+            log.exception("event=stop_delivery_failed job=%s", job.id)
 
     def _request_stop(self, job: Job, reason: StopReason) -> Job:
         now = self._clock.now()
@@ -233,18 +173,18 @@ class JobService:
             if reason is StopReason.MAX_RUNTIME
             else transitions.Event.STOP_REQUESTED
         )
-        message = _STOP_MESSAGES[reason].format(grace=_seconds_text(grace_seconds))
+        message = messages.status_message(job.kind, _STOP_STEPS[reason], grace=_seconds_text(grace_seconds))
         return job.advance(event, now, message).with_stop(intent)
 
     def _grace_seconds(self, job: Job) -> float:
-        tag = self._store.get_tags(job.id).get(GRACE_TAG)
-        if tag is None:
-            return job.spec.grace_seconds
-        try:
-            return parse_grace_tag(tag)
-        except errors.Invalid:
-            log.warning("event=bad_grace_tag job=%s value=%r", job.id, tag)
-            return job.spec.grace_seconds
+        # The spec is the one source (set from the tag at create). A value an older version stored
+        # unchecked (NaN, infinity) must not make the job unstoppable.
+        grace = admission.usable_grace_seconds(job.spec.grace_seconds, self._settings.default_grace_seconds)
+        if grace != job.spec.grace_seconds:
+            log.warning(
+                "event=unusable_grace job=%s stored=%r used=%r", job.id, job.spec.grace_seconds, grace
+            )
+        return grace
 
     def delete(self, tenant: str, kind: JobKind, name: str) -> None:
         """Remove a terminal job so its name can be reused.
@@ -286,18 +226,22 @@ class JobService:
         return self._store.get_tags(self.job_by_arn(tenant, arn).id)
 
     def add_tags(self, tenant: str, arn: str, tags: Mapping[str, str]) -> None:
-        if GRACE_TAG in tags:
-            parse_grace_tag(tags[GRACE_TAG])
-        self._store.put_tags(self.job_by_arn(tenant, arn).id, tags)
+        """Raises: errors.NotFound; errors.Invalid for a tag read into the spec at create."""
+        job = self.job_by_arn(tenant, arn)
+        admission.check_tag_change(list(tags))
+        self._store.put_tags(job.id, tags)
 
     def delete_tags(self, tenant: str, arn: str, keys: Sequence[str]) -> None:
-        self._store.remove_tags(self.job_by_arn(tenant, arn).id, keys)
+        """Raises: errors.NotFound; errors.Invalid for a tag read into the spec at create."""
+        job = self.job_by_arn(tenant, arn)
+        admission.check_tag_change(keys)
+        self._store.remove_tags(job.id, keys)
 
 
-_STOP_MESSAGES = {
-    StopReason.USER: "Stopping the training job: SIGTERM, then SIGKILL after {grace}",
-    StopReason.MAX_RUNTIME: "MaxRuntimeInSeconds reached: stopping the job (grace {grace})",
-    StopReason.PREEMPTED: "The engine preempted the job: stopping it (grace {grace})",
+_STOP_STEPS = {
+    StopReason.USER: messages.Step.STOP_REQUESTED,
+    StopReason.MAX_RUNTIME: messages.Step.MAX_RUNTIME_REACHED,
+    StopReason.PREEMPTED: messages.Step.PREEMPTED,
 }
 
 

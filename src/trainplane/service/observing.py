@@ -6,13 +6,14 @@ import dataclasses
 from datetime import datetime
 
 from trainplane.domain import transitions
-from trainplane.domain.job import Job, Outcome
+from trainplane.domain.job import Failure, FailureKind, Job, Outcome
 from trainplane.domain.status import Secondary, StopReason
 from trainplane.domain.transitions import Event
 from trainplane.service.ports import Observation, PackagedModel, Phase
 
 _STARTED_PHASES = (Phase.RUNNING, Phase.PACKAGING, Phase.FINISHED)
-LOST_REASON = "InternalServerError: the job's supervisor disappeared without reporting how the job ended"
+LOST = Failure(FailureKind.PLATFORM, "the job's supervisor disappeared without reporting how the job ended")
+UNREPORTED = Failure(FailureKind.ALGORITHM, "the job failed without saying why")
 
 
 def stop_finished_event(reason: StopReason, *, spawned: bool) -> tuple[Event, str]:
@@ -33,15 +34,15 @@ def with_packaged(job: Job, packaged: PackagedModel, exit_code: int | None) -> J
     return dataclasses.replace(job, outcome=outcome)
 
 
-def with_failure(job: Job, reason: str) -> Job:
+def with_failure(job: Job, failure: Failure) -> Job:
     outcome = job.outcome or Outcome()
-    return dataclasses.replace(job, outcome=dataclasses.replace(outcome, failure_reason=reason))
+    return dataclasses.replace(job, outcome=dataclasses.replace(outcome, failure=failure))
 
 
 def _outcome(observation: Observation) -> Outcome:
     return Outcome(
         exit_code=observation.exit_code,
-        failure_reason=observation.failure_reason,
+        failure=observation.failure,
         model_uri=observation.model_uri,
         output_uri=observation.output_uri,
         has_complete_checkpoint=observation.has_complete_checkpoint,
@@ -55,7 +56,7 @@ def apply(job: Job, observation: Observation, now: datetime) -> Job:
     updated = _adopt_engine_stop(_catch_up_start(job, observation, now), observation)
     if observation.phase is Phase.LOST:
         lost = dataclasses.replace(updated, outcome=_outcome(observation))
-        return with_failure(lost, LOST_REASON).advance(Event.FAILED, now, LOST_REASON)
+        return with_failure(lost, LOST).advance(Event.FAILED, now, LOST.message)
     if observation.phase is Phase.PACKAGING and updated.status is Secondary.TRAINING:
         if observation.exit_code == 0 and not observation.was_stopped:
             at = observation.exited_at or now
@@ -92,6 +93,10 @@ def _adopt_engine_stop(job: Job, observation: Observation) -> Job:
     if intent is None or job.stop is not None or job.status not in transitions.STOPPABLE:
         return job
     grace = f"{intent.grace_seconds:g} s"
+    if intent.reason is StopReason.MAX_RUNTIME:
+        # The supervisor owns the max-runtime deadline too: it may have begun while we were down.
+        message = f"MaxRuntimeInSeconds reached: stopping the job (grace {grace})"
+        return job.advance(Event.MAX_RUNTIME_REACHED, intent.requested_at, message).with_stop(intent)
     message = f"The job was stopped from outside trainplane ({intent.reason.value}): grace {grace}"
     return job.advance(Event.STOP_REQUESTED, intent.requested_at, message).with_stop(intent)
 
@@ -110,5 +115,5 @@ def _finish(job: Job, observation: Observation, now: datetime) -> Job:
                 "Training completed; uploading the model",
             )
         return job.advance(Event.MODEL_PACKAGED, at, "Training job completed")
-    reason = observation.failure_reason or "AlgorithmError: the training job failed"
-    return with_failure(job, reason).advance(Event.FAILED, at, reason)
+    failure = observation.failure or UNREPORTED
+    return with_failure(job, failure).advance(Event.FAILED, at, failure.message)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from trainplane.domain.job import ExecutorHandle, Job, Metric, StopIntent, StopReport
+from trainplane.domain.job import ExecutorHandle, Failure, Job, Metric, StopIntent, StopReport
 from trainplane.domain.status import JobKind, Primary
 
 
@@ -52,8 +52,8 @@ class Page:
 class Store(Protocol):
     """Durable jobs. Every write is a compare-and-swap on the job's version."""
 
-    def insert(self, job: Job) -> None:
-        """Raises: errors.NameInUse."""
+    def insert(self, job: Job, tags: Mapping[str, str] | None = None) -> None:
+        """Store a new job and its tags in one transaction. Raises: errors.NameInUse."""
         ...
 
     def get(self, tenant: str, kind: JobKind, name: str) -> Job:
@@ -64,8 +64,13 @@ class Store(Protocol):
         """Raises: errors.NotFound."""
         ...
 
-    def save(self, job: Job, expected_version: int) -> None:
-        """Write `job` if the stored version is still `expected_version`. Raises: errors.StaleWrite."""
+    def save(self, job: Job, expected_version: int) -> Job:
+        """Write `job` if the stored version is still `expected_version`; the store, not the caller,
+        sets the new version to `expected_version + 1`. Returns the job as stored.
+
+        Raises:
+            errors.StaleWrite: another writer saved first.
+        """
         ...
 
     def delete(self, job: Job) -> None:
@@ -113,7 +118,7 @@ class Observation:
     exited_at: datetime | None = None
     finished_at: datetime | None = None
     exit_code: int | None = None
-    failure_reason: str | None = None
+    failure: Failure | None = None
     model_uri: str | None = None
     output_uri: str | None = None
     has_complete_checkpoint: bool = False

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from trainplane.domain import errors, transitions
-from trainplane.domain.job import ExecutorHandle, Job, StopIntent
-from trainplane.domain.status import Secondary, StopReason
+from trainplane.domain.job import ExecutorHandle, Failure, FailureKind, Job, StopIntent
+from trainplane.domain.status import StopReason
 from trainplane.service import observing
 from trainplane.service.jobs import JobService
 from trainplane.service.ports import Artifacts, Clock, Executor, Phase, Store
@@ -31,7 +31,6 @@ class Reconciler:
         store: Store,
         service: JobService,
         executors: Mapping[str, Executor],
-        default_executor: str,
         artifacts: Artifacts,
         clock: Clock,
         sweep_interval_seconds: float = 5.0,
@@ -39,7 +38,6 @@ class Reconciler:
         self._store = store
         self._service = service
         self._executors = executors
-        self._default_executor = default_executor
         self._artifacts = artifacts
         self._clock = clock
         self._sweep_interval_seconds = sweep_interval_seconds
@@ -149,11 +147,16 @@ class Reconciler:
         if job.stop is not None:
             self._finish_unstarted(job, job.stop)
             return
-        executor = self._executors[self._default_executor]
+        executor = self._executors.get(job.spec.executor)
+        if executor is None:  # checked at create; a server restarted without that executor lands here
+            known = ", ".join(sorted(self._executors))
+            reason = f"the job's executor {job.spec.executor!r} is not configured on this server ({known})"
+            self._fail(job, Failure(FailureKind.PLATFORM, reason))
+            return
         try:
             handle = executor.launch(job)
         except errors.TrainplaneError as exc:
-            self._fail(job, f"ClientError: the job could not be launched: {exc.message}")
+            self._fail(job, Failure(FailureKind.USER, f"the job could not be launched: {exc.message}"))
             return
         log.info("event=job_launched job=%s executor=%s", job.id, executor.name)
         self._save_handle(job, handle)
@@ -200,9 +203,9 @@ class Reconciler:
         if self._clock.now() >= deadline:
             self._service.stop_by_id(job.id, StopReason.MAX_RUNTIME)
 
-    def _fail(self, job: Job, reason: str) -> None:
-        failed = observing.with_failure(job, reason).advance(
-            transitions.Event.FAILED, self._clock.now(), reason
+    def _fail(self, job: Job, failure: Failure) -> None:
+        failed = observing.with_failure(job, failure).advance(
+            transitions.Event.FAILED, self._clock.now(), failure.message
         )
         self._save(job, failed)
 
@@ -218,6 +221,6 @@ class Reconciler:
 def _max_runtime_deadline(job: Job) -> datetime | None:
     if job.spec.max_runtime_seconds is None or job.started_at is None:
         return None
-    if job.status not in (Secondary.TRAINING, Secondary.DOWNLOADING, Secondary.UPLOADING):
+    if job.status not in transitions.MAX_RUNTIME_APPLIES:
         return None
     return job.started_at + timedelta(seconds=job.spec.max_runtime_seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -43,21 +44,68 @@ def encode_token(query: ListQuery, key: list[Any]) -> str:
 def decode_token(query: ListQuery) -> list[Any] | None:
     """The last key of the previous page, or None on the first page.
 
+    A token comes back from the client: it is checked as hostile input, field by field, so a forged
+    one is a 400 naming the token, never a 500 from the database.
+
     Raises:
         errors.Invalid: the token is malformed or belongs to a different sort order.
     """
     if not query.page_token:
         return None
-    try:
-        doc = json.loads(base64.urlsafe_b64decode(query.page_token.encode()))
-        sort_by, ascending, key = SortBy(doc["s"]), bool(doc["a"]), list(doc["k"])
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise errors.Invalid(TOKEN_FIELD, "the pagination token is invalid") from exc
-    if sort_by is not query.sort_by or ascending != query.ascending:
+    doc = _token_document(query.page_token)
+    sort_by, ascending, key = doc.get("s"), doc.get("a"), doc.get("k")
+    if sort_by not in _SORT_VALUES or not isinstance(ascending, bool):
+        raise errors.Invalid(TOKEN_FIELD, "the pagination token is invalid")
+    if SortBy(sort_by) is not query.sort_by or ascending != query.ascending:
         raise errors.Invalid(TOKEN_FIELD, "the pagination token was issued for another sort order")
-    if len(key) != len(_sort_columns(sort_by)):
+    if not isinstance(key, list) or not _key_fits(key, _KEY_TYPES[query.sort_by]):
         raise errors.Invalid(TOKEN_FIELD, "the pagination token is invalid")
     return key
+
+
+def _token_document(token: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, RecursionError, binascii.Error) as exc:
+        raise errors.Invalid(TOKEN_FIELD, "the pagination token is invalid") from exc
+    if not isinstance(doc, dict):
+        raise errors.Invalid(TOKEN_FIELD, "the pagination token is invalid")
+    return doc
+
+
+_SORT_VALUES = tuple(s.value for s in SortBy)  # a tuple: `in` on it never hashes a forged list
+_MAX_TIMESTAMP = 1e12  # far past any creation time; keeps SQLite's REAL comparison exact
+
+# The JSON type of each sort column's value, in _sort_columns' order (ids and names are strings,
+# timestamps numbers).
+_KEY_TYPES: dict[SortBy, tuple[type, ...]] = {
+    SortBy.NAME: (str, str),
+    SortBy.STATUS: (str, float, str),
+    SortBy.CREATION_TIME: (float, str),
+}
+
+
+def _key_fits(key: list[Any], types: tuple[type, ...]) -> bool:
+    if len(key) != len(types):
+        return False
+    for value, expected in zip(key, types, strict=True):
+        if expected is float:
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            # abs() first: math.isfinite() of a 400-digit int raises OverflowError.
+            if not is_number or abs(value) > _MAX_TIMESTAMP or not math.isfinite(value):
+                return False
+        elif not isinstance(value, str) or not _is_encodable(value):
+            return False
+    return True
+
+
+def _is_encodable(text: str) -> bool:
+    """False for a lone surrogate ("\\ud800"), which JSON allows and SQLite cannot bind."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _filters(tenant: str, kind: JobKind, query: ListQuery) -> list[sa.ColumnElement[bool]]:

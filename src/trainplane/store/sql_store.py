@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -105,7 +106,7 @@ class SqlStore:
     def close(self) -> None:
         self._engine.dispose()
 
-    def insert(self, job: Job) -> None:
+    def insert(self, job: Job, new_tags: Mapping[str, str] | None = None) -> None:
         values = {
             "id": job.id,
             "tenant": job.tenant,
@@ -123,6 +124,9 @@ class SqlStore:
             try:
                 with self._engine.begin() as conn:
                     conn.execute(jobs.insert().values(values))
+                    if new_tags:
+                        rows = [{"job_id": job.id, "key": k, "value": v} for k, v in new_tags.items()]
+                        conn.execute(tags.insert(), rows)
             except sa_exc.IntegrityError as exc:
                 raise errors.NameInUse(job.kind.value, job.name, job.arn) from exc
 
@@ -156,15 +160,19 @@ class SqlStore:
         self._decoded.put(job)
         return job
 
-    def save(self, job: Job, expected_version: int) -> None:
+    def save(self, job: Job, expected_version: int) -> Job:
+        # The version written is expected + 1 whatever the caller's copy says, so two writers that
+        # read the same version can never both win, even if one forgot to bump it.
+        stored = dataclasses.replace(job, version=expected_version + 1)
         statement = (
             jobs.update()
             .where(jobs.c.id == job.id, jobs.c.version == expected_version)
-            .values(_row_values(job))
+            .values(_row_values(stored))
         )
         with translate_errors(), self._engine.begin() as conn:
             if conn.execute(statement).rowcount != 1:
                 raise errors.StaleWrite(job.id, expected_version)
+        return stored
 
     def delete(self, job: Job) -> None:
         with translate_errors(), self._engine.begin() as conn:

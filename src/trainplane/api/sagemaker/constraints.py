@@ -17,6 +17,10 @@ import regex
 
 log = logging.getLogger("trainplane.api.sagemaker.shapes")
 
+# A value echoed in a message is cut to this many characters plus "...": a hostile request's
+# 8 MB string is never sent back (issue 6).
+MAX_ECHOED_CHARS = 100
+
 # A pathological pattern/value pair must not pin a worker thread.
 PATTERN_TIMEOUT_SECONDS = 0.25
 
@@ -52,7 +56,7 @@ class Violation:
     constraint: str
 
     def text(self) -> str:
-        shown = "null" if self.value is None else f"'{java_repr(self.value)}'"
+        shown = "null" if self.value is None else f"'{echoed(self.value)}'"
         return f"Value {shown} at '{self.path}' failed to satisfy constraint: {self.constraint}"
 
 
@@ -82,6 +86,12 @@ def java_repr(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{key}={java_repr(item)}" for key, item in value.items()) + "}"
     return "null" if value is None else str(value)
+
+
+def echoed(value: object) -> str:
+    """`java_repr(value)` cut to MAX_ECHOED_CHARS characters plus "..."."""
+    text = java_repr(value)
+    return text if len(text) <= MAX_ECHOED_CHARS else text[:MAX_ECHOED_CHARS] + "..."
 
 
 def timestamp_from_wire(value: object) -> datetime | None:
@@ -314,7 +324,7 @@ def _json_type(value: object) -> str:
     if isinstance(value, bool):
         return f"a boolean ({java_repr(value)})"
     if isinstance(value, int | float):
-        return f"a number ({value})"
+        return f"a number ({echoed(value)})"
     if isinstance(value, str):
         return f"a string ('{value[:64]}')"
     if isinstance(value, list):

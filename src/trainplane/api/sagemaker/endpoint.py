@@ -25,7 +25,7 @@ from trainplane.service.jobs import JobService
 
 log = logging.getLogger("trainplane.api.sagemaker")
 TARGET_PREFIX = "SageMaker."
-CONTENT_TYPE = "application/x-amz-json-1.1"
+CONTENT_TYPE = wire_errors.CONTENT_TYPE
 Answer = tuple[int, Mapping[str, str], bytes]
 # Pollers send the same few small bodies again and again; decoding and validating them is pure.
 VALIDATED_MEMO_ENTRIES = 4096
@@ -41,6 +41,8 @@ def _decode(raw: bytes) -> Any:
         return json.loads(raw or b"{}", parse_constant=_reject_constant)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise shapes.ShapeSerializationError("", f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # nested past the C scanner's recursion limit
+        raise shapes.ShapeSerializationError("", shapes.nesting_message()) from exc
 
 
 class SageMakerEndpoint:

@@ -6,6 +6,7 @@ parser reads into `Error.Code`/`Error.Message` (reference/sagemaker.md §1.2). P
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import re
@@ -13,11 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trainplane import protocol
+from trainplane.api import error_detail
+from trainplane.api.sagemaker import fields as wire_fields
 from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
 
-CONTENT_TYPE = "application/x-amz-json-1.1"
+CONTENT_TYPE = protocol.SAGEMAKER_CONTENT_TYPE
 INTERNAL_FAILURE = "InternalFailure"
+# An error body never grows past this: a hostile request cannot make the answer large.
+MAX_MESSAGE_CHARS = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class WireError:
     http_status: int
     code: str
     message: str
+    detail: Mapping[str, str] | None = None  # the structured member botocore ignores
 
 
 class UnknownOperation(Exception):
@@ -57,6 +64,10 @@ _TABLE: Mapping[type[BaseException], tuple[int, str]] = {
 
 def to_wire(exc: BaseException, operation: str) -> WireError:
     """The status, code and message SageMaker would answer `exc` with for `operation`."""
+    return dataclasses.replace(_wire(exc, operation), detail=error_detail.of(exc))
+
+
+def _wire(exc: BaseException, operation: str) -> WireError:
     for error_class, operation_pattern, build in _RULES:
         if isinstance(exc, error_class) and fnmatch.fnmatchcase(operation, operation_pattern):
             return build(exc, operation)
@@ -69,10 +80,13 @@ def to_wire(exc: BaseException, operation: str) -> WireError:
 
 def render(err: WireError, request_id: str) -> tuple[int, dict[str, str], bytes]:
     """HTTP status, headers and body for `err`; an internal failure names the request id."""
-    message = err.message
+    message = error_detail.capped(err.message, MAX_MESSAGE_CHARS)
     if err.code == INTERNAL_FAILURE:
         message = f"{message} Request id: {request_id}."
-    body = json.dumps({"__type": err.code, "message": message}).encode()
+    document: dict[str, Any] = {"__type": err.code, "message": message}
+    if err.detail is not None:
+        document[protocol.ERROR_DETAIL_MEMBER] = dict(err.detail)
+    body = json.dumps(document).encode()
     return err.http_status, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}, body
 
 
@@ -93,11 +107,12 @@ def _resource(operation: str) -> str:
 def _describe_not_found(exc: Any, operation: str) -> WireError:
     # Real SageMaker answers Describe* of an unknown name with this, not the modeled
     # ResourceNotFound; the TrainingJobCompletedOrStopped waiter fails on it (reference §2, §5).
-    return WireError(400, "ValidationException", "Requested resource not found.")
+    return WireError(400, "ValidationException", protocol.NOT_FOUND_MESSAGE)
 
 
 def _not_found(exc: Any, operation: str) -> WireError:
-    return WireError(400, "ResourceNotFound", f"Could not find {exc.kind} '{exc.name}'.")
+    name = error_detail.capped(exc.name)
+    return WireError(400, "ResourceNotFound", f"Could not find {exc.kind} '{name}'.")
 
 
 def _stop_refused(exc: Any, operation: str) -> WireError:
@@ -137,6 +152,29 @@ def _stale_write(exc: Any, operation: str) -> WireError:
     return WireError(400, "ConflictException", message)
 
 
+def _shape_invalid(exc: Any, operation: str) -> WireError:
+    # Already in AWS's words, with wire paths: the table gives the code.
+    status, code = _lookup(exc) or (400, "ValidationException")
+    return WireError(status, code, exc.message)
+
+
+def _invalid(exc: Any, operation: str) -> WireError:
+    # The core names neutral fields; the client must see the wire path of its own request.
+    if not exc.field:
+        return WireError(400, "ValidationException", exc.reason)
+    return WireError(400, "ValidationException", f"{wire_fields.wire_path(exc.field)}: {exc.reason}")
+
+
+def _limit_exceeded(exc: Any, operation: str) -> WireError:
+    if exc.limit is None:
+        return WireError(400, "ResourceLimitExceeded", exc.message)
+    message = (
+        f"The account-level service limit of {exc.limit} active {_resource(operation)}s has been reached"
+        f"{f' (setting {exc.setting})' if exc.setting else ''}. Stop a job or wait for one to finish."
+    )
+    return WireError(400, "ResourceLimitExceeded", message)
+
+
 def _internal_failure(operation: str) -> WireError:
     # botocore retries HTTP 5xx (3 attempts in all, reference §1.2). A create that failed after it
     # committed would be sent again blindly, so Create* answers 400, which is never retried.
@@ -157,4 +195,7 @@ _RULES: tuple[tuple[type[BaseException], str, Callable[[Any, str], WireError]], 
     (errors.NameInUse, "CreateModel", _model_exists),
     (errors.NameInUse, "Create*", _name_taken),
     (errors.StaleWrite, "*", _stale_write),
+    (shapes.ShapeInvalid, "*", _shape_invalid),
+    (errors.Invalid, "*", _invalid),
+    (errors.LimitExceeded, "*", _limit_exceeded),
 )

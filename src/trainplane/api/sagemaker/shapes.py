@@ -29,6 +29,10 @@ SUPPORTED_OPERATIONS: frozenset[str] = frozenset(
 # malicious body cannot make the error response arbitrarily large.
 MAX_LISTED_VIOLATIONS = 100
 
+# The deepest SageMaker input nests about six levels; past this a body is refused before any
+# recursive walk (constraints, messages) could meet Python's recursion limit (issue 6).
+MAX_NESTING_DEPTH = 32
+
 
 class ShapeInvalid(errors.Invalid):
     """The body breaks the operation's input shape; `message` is AWS's "N validation errors" text."""
@@ -64,6 +68,7 @@ def validate(operation: str, body: object) -> None:
     Raises: ShapeSerializationError for JSON of the wrong type, ShapeInvalid for broken constraints.
     """
     shape = _operation(operation).input_shape
+    check_depth(body)
     if shape is None:
         return
     if not isinstance(body, dict):
@@ -74,6 +79,27 @@ def validate(operation: str, body: object) -> None:
         raise ShapeSerializationError(exc.path, str(exc)) from exc
     if violations:
         raise ShapeInvalid(violations)
+
+
+def check_depth(body: object) -> None:
+    """Refuse JSON nested deeper than MAX_NESTING_DEPTH, without recursing.
+
+    Raises: ShapeSerializationError.
+    """
+    level: list[object] = [body]
+    for _ in range(MAX_NESTING_DEPTH + 1):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node if isinstance(node, list) else ())
+        ]
+        if not level:
+            return
+    raise ShapeSerializationError("", nesting_message())
+
+
+def nesting_message() -> str:
+    return f"The request body is nested more than {MAX_NESTING_DEPTH} levels deep"
 
 
 def validation_message(violations: list[constraints.Violation]) -> str:

@@ -11,7 +11,7 @@ import botocore.session
 
 from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
-from trainplane.domain.job import Channel, Job, MetricDefinition
+from trainplane.domain.job import Channel, Failure, FailureKind, Job, MetricDefinition
 from trainplane.domain.status import JobKind, Primary
 from trainplane.service.jobs import NewJob
 from trainplane.service.ports import ListQuery, SortBy
@@ -73,7 +73,7 @@ def new_training_job(body: Mapping[str, Any]) -> NewJob:
         ),
         instance_type=resources.get("InstanceType", "ml.m5.large"),
         instance_count=1,
-        tags={tag["Key"]: tag["Value"] for tag in body.get("Tags") or ()},
+        tags=tags_from_wire(body.get("Tags") or ()),
     )
 
 
@@ -96,6 +96,19 @@ def _epoch(at: datetime | None) -> float | None:
 
 def _without_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in doc.items() if value is not None}
+
+
+# SageMaker's FailureReason names who is to blame with these prefixes.
+FAILURE_PREFIXES: Mapping[FailureKind, str] = {
+    FailureKind.USER: "ClientError",
+    FailureKind.ALGORITHM: "AlgorithmError",
+    FailureKind.PLATFORM: "InternalServerError",
+}
+FAILURE_REASON_CHARS = 1024  # SageMaker's FailureReason maximum length
+
+
+def failure_reason(failure: Failure) -> str:
+    return f"{FAILURE_PREFIXES[failure.kind]}: {failure.message}"[:FAILURE_REASON_CHARS]
 
 
 def describe_training_job(job: Job, now: datetime) -> dict[str, Any]:
@@ -127,7 +140,7 @@ def describe_training_job(job: Job, now: datetime) -> dict[str, Any]:
             for t in job.history
         ],
         "ModelArtifacts": {"S3ModelArtifacts": outcome.model_uri} if outcome and outcome.model_uri else None,
-        "FailureReason": outcome.failure_reason[:1024] if outcome and outcome.failure_reason else None,
+        "FailureReason": failure_reason(outcome.failure) if outcome and outcome.failure else None,
         "FinalMetricDataList": [
             {"MetricName": m.name, "Value": m.value, "Timestamp": _epoch(m.at)} for m in outcome.metrics
         ]
@@ -204,5 +217,20 @@ def tags_to_wire(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
+RESERVED_TAG_PREFIX = "aws:"  # AWS keeps these keys for itself; a request may not set them
+
+
 def tags_from_wire(items: Any) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in items}
+    """The request's tags as a map. Raises: errors.Invalid for a reserved or repeated key."""
+    tags: dict[str, str] = {}
+    for index, tag in enumerate(items, start=1):
+        key = tag["Key"]
+        if key.lower().startswith(RESERVED_TAG_PREFIX):
+            raise errors.Invalid(
+                f"tags.{index}.member.key",
+                f"tag keys starting with {RESERVED_TAG_PREFIX!r} are reserved for AWS use",
+            )
+        if key in tags:
+            raise errors.Invalid(f"tags.{index}.member.key", "duplicate tag keys: each key may appear once")
+        tags[key] = tag["Value"]
+    return tags

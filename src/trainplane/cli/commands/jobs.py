@@ -1,4 +1,8 @@
-"""The AWS-CLI-shaped job commands: create/describe/list/stop/delete-training-job over JSON 1.1."""
+"""The AWS-CLI-shaped job commands over JSON 1.1: create/describe/list/stop/delete-<kind>-job.
+
+The command table is built per job kind from `KIND_VIEWS`; a new kind is one entry there (and one
+in `trainplane.client.kinds`).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,28 @@ import httpx
 from rich.console import Console, RenderableType
 
 from trainplane.cli import arguments, render, shared_options, skeleton
-from trainplane.client import Client, TrainingJobSummary
+from trainplane.client import Client, JobKindWire, kinds
+from trainplane.domain.status import JobKind
 
 MAX_ITEMS_ENV = "TRAINPLANE_MAX_ITEMS"
-_MAX_PAGE_SIZE = 100  # ListTrainingJobs MaxResults is 1..100
+_MAX_PAGE_SIZE = 100  # List*Jobs MaxResults is 1..100
+
+
+@dataclass(frozen=True)
+class KindView:
+    """How the CLI shows one job kind: its wire table entry and its Rich renderers."""
+
+    wire: JobKindWire[Any, Any]
+    job_view: Callable[[Any], RenderableType]  # a Describe answer
+    summaries_table: Callable[[list[Any]], RenderableType]  # a List answer
+
+
+# One entry per job kind; every verb below becomes `<verb>-<kind>-job` for each.
+KIND_VIEWS: Mapping[JobKind, KindView] = {
+    JobKind.TRAINING: KindView(kinds.TRAINING, render.training_job_view, render.training_jobs_table),
+}
+
+Run = Callable[[Client, KindView, dict[str, Any], argparse.Namespace], None]
 
 
 @dataclass(frozen=True)
@@ -23,43 +45,45 @@ class JobCommand:
     name: str
     operation: str
     default_output: str
-    run: Callable[[Client, dict[str, Any], argparse.Namespace], None]
+    run: Run
     help: str
+    view: KindView
 
 
-def _create(client: Client, request: dict[str, Any], args: argparse.Namespace) -> None:
-    arn = client.create_training_job(request)
-    _show(args, {"TrainingJobArn": arn}, render.key_value_table({"TrainingJobArn": arn}))
+def _create(client: Client, view: KindView, request: dict[str, Any], args: argparse.Namespace) -> None:
+    arn = client.create_job(view.wire, request)
+    body = {view.wire.arn_member: arn}
+    _show(args, body, render.key_value_table(body))
 
 
-def _describe(client: Client, request: dict[str, Any], args: argparse.Namespace) -> None:
-    job = client.describe_training_job(request["TrainingJobName"])
-    _show(args, job.raw, render.training_job_view(job))
+def _describe(client: Client, view: KindView, request: dict[str, Any], args: argparse.Namespace) -> None:
+    job = client.describe_job(view.wire, request[view.wire.name_member])
+    _show(args, job.raw, view.job_view(job))
 
 
-def _list(client: Client, request: dict[str, Any], args: argparse.Namespace) -> None:
-    summaries, next_token = _collect(client, request, args.max_items)
-    body: dict[str, Any] = {"TrainingJobSummaries": [dict(s.raw) for s in summaries]}
+def _list(client: Client, view: KindView, request: dict[str, Any], args: argparse.Namespace) -> None:
+    summaries, next_token = _collect(client, view.wire, request, args.max_items)
+    body: dict[str, Any] = {view.wire.summaries_member: [dict(s.raw) for s in summaries]}
     if next_token is not None:
         body["NextToken"] = next_token
-    _show(args, body, render.training_jobs_table(summaries))
+    _show(args, body, view.summaries_table(summaries))
     if next_token is not None and shared_options.output_format(args) == "table":
         Console(stderr=True).print(f"more jobs: continue with --next-token {next_token}")
 
 
 def _collect(
-    client: Client, request: dict[str, Any], max_items: int | None
-) -> tuple[list[TrainingJobSummary], str | None]:
+    client: Client, kind: JobKindWire[Any, Any], request: dict[str, Any], max_items: int | None
+) -> tuple[list[Any], str | None]:
     """Every page, or pages up to `max_items` jobs; the token to continue from when cut short."""
     if max_items is None:
-        return list(client.list_training_jobs(**request)), None
-    summaries: list[TrainingJobSummary] = []
+        return list(client.list_jobs(kind, **request)), None
+    summaries: list[Any] = []
     filters = dict(request)
     while len(summaries) < max_items:
         # Asking for no more than is still wanted keeps every cut on a page boundary, so the
         # server's own NextToken resumes exactly where this listing stopped.
         page_size = min(max_items - len(summaries), _MAX_PAGE_SIZE)
-        page = client.list_training_jobs_page(**{**filters, "MaxResults": page_size})
+        page = client.list_jobs_page(kind, **{**filters, "MaxResults": page_size})
         summaries.extend(page.summaries)
         if page.next_token is None:
             return summaries, None
@@ -67,12 +91,12 @@ def _collect(
     return summaries, filters.get("NextToken")
 
 
-def _stop(client: Client, request: dict[str, Any], args: argparse.Namespace) -> None:
-    client.stop_training_job(request["TrainingJobName"])
+def _stop(client: Client, view: KindView, request: dict[str, Any], args: argparse.Namespace) -> None:
+    client.stop_job(view.wire, request[view.wire.name_member])
 
 
-def _delete(client: Client, request: dict[str, Any], args: argparse.Namespace) -> None:
-    client.delete_training_job(request["TrainingJobName"])
+def _delete(client: Client, view: KindView, request: dict[str, Any], args: argparse.Namespace) -> None:
+    client.delete_job(view.wire, request[view.wire.name_member])
 
 
 def _show(args: argparse.Namespace, body: Mapping[str, Any], table: RenderableType) -> None:
@@ -82,13 +106,33 @@ def _show(args: argparse.Namespace, body: Mapping[str, Any], table: RenderableTy
         Console().print(table)
 
 
-COMMANDS = (
-    JobCommand("create-training-job", "CreateTrainingJob", "json", _create, "start a training job"),
-    JobCommand("describe-training-job", "DescribeTrainingJob", "json", _describe, "show one job"),
-    JobCommand("list-training-jobs", "ListTrainingJobs", "table", _list, "list training jobs"),
-    JobCommand("stop-training-job", "StopTrainingJob", "json", _stop, "stop a job gracefully"),
-    JobCommand("delete-training-job", "DeleteTrainingJob", "json", _delete, "forget a finished job"),
+# (command verb, wire verb, default output, run, help with {kind} for the kind's value)
+_VERBS: tuple[tuple[str, str, str, Run, str], ...] = (
+    ("create", "Create", "json", _create, "start a {kind} job"),
+    ("describe", "Describe", "json", _describe, "show one {kind} job"),
+    ("list", "List", "table", _list, "list {kind} jobs"),
+    ("stop", "Stop", "json", _stop, "stop a {kind} job gracefully"),
+    ("delete", "Delete", "json", _delete, "forget a finished {kind} job"),
 )
+
+
+def commands_for(view: KindView) -> tuple[JobCommand, ...]:
+    """`create-training-job` ... `delete-training-job`: every verb for one kind."""
+    noun = view.wire.command_noun
+    return tuple(
+        JobCommand(
+            name=f"{verb}-{noun}s" if verb == "list" else f"{verb}-{noun}",
+            operation=view.wire.operation(wire_verb),
+            default_output=output,
+            run=run,
+            help=text.format(kind=view.wire.kind.value),
+            view=view,
+        )
+        for verb, wire_verb, output, run, text in _VERBS
+    )
+
+
+COMMANDS = tuple(command for view in KIND_VIEWS.values() for command in commands_for(view))
 
 
 def register(subparsers: Any, *, selected: str | None) -> None:
@@ -112,7 +156,7 @@ def _add_options(parser: argparse.ArgumentParser, command: JobCommand) -> None:
         choices=("input", "output"),
         help="print the JSON skeleton of the request (input) or response (output) and exit",
     )
-    if command.operation == "ListTrainingJobs":
+    if command.operation == command.view.wire.operation("List"):
         parser.add_argument(
             "--max-items",
             type=_positive_int,
@@ -143,7 +187,7 @@ def _handler(
         request = arguments.request_from_args(args, args.shape_options, shape)
         shared_options.output_format(args)  # a bad TRAINPLANE_OUTPUT fails before the call
         with shared_options.open_client(args, transport) as client:
-            command.run(client, request, args)
+            command.run(client, command.view, request, args)
         return 0
 
     return handle

@@ -13,7 +13,7 @@ import signal
 from datetime import UTC, datetime
 from typing import Any
 
-from trainplane.domain.job import JobSpec
+from trainplane.domain.job import Failure, FailureKind, JobSpec
 from trainplane.executors.local import run_dir
 
 _log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def exit_fields(wait_status: int | None) -> dict[str, Any]:
     return {"exit_code": os.waitstatus_to_exitcode(wait_status), "exit_signal": None}
 
 
-def failure_reason(directory: run_dir.RunDir, exit_code: int | None, exit_signal: int | None) -> str | None:
+def failure(directory: run_dir.RunDir, exit_code: int | None, exit_signal: int | None) -> Failure | None:
     """The job's own output/failure if it wrote one, else what its exit says; None on exit 0."""
     if exit_code == 0 or exit_code is None:
         return None
@@ -38,11 +38,13 @@ def failure_reason(directory: run_dir.RunDir, exit_code: int | None, exit_signal
 
     own = read_failure_reason(JobLayout(directory.base_dir))
     if own is not None:
-        return own
+        return Failure(FailureKind.ALGORITHM, own)
     if exit_signal is not None:
         name = signal.Signals(exit_signal).name
-        return f"AlgorithmError: the training process was killed by signal {exit_signal} ({name})"
-    return f"AlgorithmError: the training process exited with code {exit_code}"
+        return Failure(
+            FailureKind.ALGORITHM, f"the training process was killed by signal {exit_signal} ({name})"
+        )
+    return Failure(FailureKind.ALGORITHM, f"the training process exited with code {exit_code}")
 
 
 def package_reason(stop_reason: str | None, exit_code: int | None) -> str:
@@ -84,7 +86,7 @@ def package(
         )
     except Exception as exc:  # the edge: whatever breaks, the job must still get a final report
         _log.exception("event=packaging_failed job=%s", job_name)
-        return {"packaging_error": f"InternalServerError: packaging the model failed: {exc}"}
+        return {"packaging_error": Failure(FailureKind.PLATFORM, f"packaging the model failed: {exc}")}
     return {
         "model_uri": packaged.model_uri,
         "output_uri": packaged.output_uri,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trainplane.domain import documents, errors
+from trainplane.domain.job import Failure, FailureKind
 from trainplane.executors.local import process_tree, run_dir
 
 _log = logging.getLogger(__name__)
@@ -45,9 +46,10 @@ class JobProcess:
         self._cgroup: process_tree.JobCgroup | None = None
         self._main_pid: int | None = None
         self.wait_status: int | None = None  # os.waitpid status of the entrypoint
-        self.spawn_error: str | None = None
+        self.spawned_at: float | None = None  # monotonic instant the entrypoint started
+        self.spawn_error: Failure | None = None
         self.is_staged = False
-        self.staging_error: str | None = None
+        self.staging_error: Failure | None = None
         self.report: dict[str, Any] = {"term_pids": 0, "kill_pids": 0, "survivors": []}
 
     def stage(self) -> None:
@@ -61,9 +63,9 @@ class JobProcess:
             stage_inputs(self.spec, layout)
             write_config_files(spec=self.spec, layout=layout)
         except errors.Invalid as exc:
-            self.staging_error = f"ClientError: staging the inputs failed: {exc.message}"
+            self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.message}")
         except OSError as exc:
-            self.staging_error = f"InternalServerError: staging the inputs failed: {exc}"
+            self.staging_error = Failure(FailureKind.PLATFORM, f"staging the inputs failed: {exc}")
         else:
             self.is_staged = True
             return
@@ -90,7 +92,7 @@ class JobProcess:
                 preexec_fn=None if procs_fd is None else _enter_cgroup(procs_fd),
             )
         except (OSError, ValueError) as exc:  # no such program, empty command, bad cwd
-            self.spawn_error = f"AlgorithmError: the training process could not start: {exc}"
+            self.spawn_error = Failure(FailureKind.ALGORITHM, f"the training process could not start: {exc}")
             _log.warning("event=spawn_failed job=%s error=%s", self._job_id, exc)
             return
         finally:
@@ -99,6 +101,7 @@ class JobProcess:
                 os.close(procs_fd)
         # We reap with waitpid(-1) ourselves; tell Popen so it never warns or waits again.
         child.returncode = 0
+        self.spawned_at = time.monotonic()
         self._main_pid = child.pid
         self._status.update(
             phase="running",
@@ -118,11 +121,14 @@ class JobProcess:
         return self.wait_status is not None or self.spawn_error is not None
 
     def members(self) -> set[int]:
-        """Every live process of the job: its cgroup leaf plus the supervisor's descendants."""
-        pids = process_tree.descendants(os.getpid())
+        """Every live process of the job: its cgroup leaf, else the supervisor's descendants.
+
+        The leaf holds every fork and daemon of the job in one read; the /proc scan costs
+        milliseconds per hundred processes on the machine, so it is only the fallback.
+        """
         if self._cgroup is not None:
-            pids |= self._cgroup.pids()
-        return pids
+            return self._cgroup.pids()
+        return process_tree.descendants(os.getpid())
 
     def send_term(self) -> None:
         """SIGTERM per the signal policy: the whole job ("group") or the entrypoint ("main")."""
@@ -130,12 +136,7 @@ class JobProcess:
             targets = set() if self._main_pid is None or self.wait_status is not None else {self._main_pid}
             reached = process_tree.signal_pids(targets, signal.SIGTERM)
         else:
-            # The cgroup leaf names the job in one read; the /proc scan costs milliseconds per hundred
-            # processes on the machine (bench/stop_latency.py), so it only sweeps up afterwards.
-            reached = set()
-            if self._cgroup is not None:
-                reached = process_tree.signal_pids(self._cgroup.pids(), signal.SIGTERM)
-            reached |= process_tree.signal_pids(self.members() - reached, signal.SIGTERM)
+            reached = process_tree.signal_pids(self.members(), signal.SIGTERM)
         self.report.update(term_sent_at=time.time(), term_pids=len(reached))
         self._status["stop_report"] = self.report
         _log.info("event=sigterm_sent job=%s pids=%d %s", self._job_id, len(reached), _some(reached))
@@ -167,7 +168,9 @@ class JobProcess:
             targets = self.members()
             # One by one first, so the count is exact (a victim's parent may reap it at once),
             # then the cgroup-wide kill, which also catches a process forked after the snapshot.
-            reached |= process_tree.signal_pids(targets, signal.SIGKILL)
+            # The entrypoint first: killed after its children, a shell's `wait` could return 0 first.
+            ordered = sorted(targets, key=lambda pid: pid != self._main_pid)
+            reached |= process_tree.signal_pids(ordered, signal.SIGKILL)
             if self._cgroup is not None and targets:
                 self._cgroup.kill()
             self.reap()

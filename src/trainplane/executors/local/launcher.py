@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.local import notify, process_tree, run_dir, status_file
 from trainplane.executors.local.observation import observation_from_status
+from trainplane.executors.local.process_watcher import ProcessWatcher
 from trainplane.service.ports import Observation, Phase
 
 _log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class LocalExecutor:
         self._python = python_executable
         self._notify_path = notify_socket_path
         self._listener: notify.Listener | None = None
+        self._watcher = ProcessWatcher()  # reaps our supervisors and hears when any one vanishes
         runs_dir.mkdir(parents=True, exist_ok=True)
 
     def launch(self, job: Job) -> ExecutorHandle:
@@ -140,6 +141,7 @@ class LocalExecutor:
 
     def watch(self, on_change: Callable[[str], None]) -> None:
         """Listen on the notify socket (no-op without one: the reconciler's polling suffices)."""
+        self._watcher.set_on_exit(on_change)
         if self._notify_path is None or self._listener is not None:
             return
         self._listener = notify.Listener(self._notify_path, on_change)
@@ -184,7 +186,8 @@ class LocalExecutor:
         # one. Exclusive: if the supervisor already wrote its "ready" record, that one stands.
         run_dir.write_record(directory, child.pid, is_ready=False, is_exclusive=True)
         _log.info("event=supervisor_spawned job=%s pid=%d", job.id, child.pid)
-        threading.Thread(target=child.wait, name=f"reap-{child.pid}", daemon=True).start()
+        child.returncode = 0  # the watcher reaps it: Popen must never wait for it again
+        self._watcher.watch(child.pid, job.id, is_child=True)
 
 
 def _run_dir(handle: ExecutorHandle) -> run_dir.RunDir:

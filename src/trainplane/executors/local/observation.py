@@ -19,7 +19,7 @@ def observation_from_status(status: Mapping[str, Any]) -> Observation:
         exited_at=instant(status.get("exited_at")),
         finished_at=instant(status.get("finished_at")),
         exit_code=status.get("exit_code"),
-        failure_reason=status.get("failure_reason"),
+        failure=documents.failure_from_dict(status.get("failure"), status.get("failure_reason")),
         model_uri=status.get("model_uri"),
         output_uri=status.get("output_uri"),
         has_complete_checkpoint=bool(status.get("has_complete_checkpoint")),

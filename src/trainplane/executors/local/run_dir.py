@@ -17,6 +17,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainplane import protocol
 from trainplane.executors.local import process_tree, status_file
 
 
@@ -54,16 +55,16 @@ class RunDir:
 
     @property
     def control_dir(self) -> Path:
-        return self.path / "control"
+        return self.path / protocol.CONTROL_DIR_NAME
 
     @property
     def checkpoint_complete_file(self) -> Path:
         # The name trainplane.runtime.checkpoint_complete() writes inside TRAINPLANE_CONTROL_DIR.
-        return self.control_dir / "checkpoint-complete"
+        return self.control_dir / protocol.CHECKPOINT_COMPLETE_FILE
 
     @property
     def base_dir(self) -> Path:
-        return self.path / "base"
+        return self.path / protocol.JOB_BASE_DIR_NAME
 
 
 @dataclass(frozen=True)

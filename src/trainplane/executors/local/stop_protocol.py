@@ -29,11 +29,15 @@ class Observations:
     has_main_exited: bool = False  # the entrypoint process was reaped
     has_checkpoint_completed: bool = False  # a new checkpoint-complete handshake arrived
     has_job_processes: bool = False  # some process of the job still runs (checked once main exited)
+    spawned_at: float | None = None  # monotonic instant the training process started
 
 
 @dataclass(frozen=True)
 class State:
     is_group_policy: bool = True  # SIGTERM went to every process of the job, not the entrypoint alone
+    max_runtime_seconds: float | None = None  # the job's own limit, counted from the spawn
+    grace_seconds: float = 0.0  # the job's window when the supervisor itself starts a stop
+    max_runtime_at: float | None = None  # monotonic instant the limit elapses (once spawned_at is seen)
     stop: StopOrder | None = None
     is_staged: bool = False
     is_spawned: bool = False
@@ -63,6 +67,13 @@ class Spawn:
 
 
 @dataclass(frozen=True)
+class BeginStop:
+    """The supervisor starts a stop itself (max runtime): record the order, then SIGTERM."""
+
+    order: StopOrder
+
+
+@dataclass(frozen=True)
 class SendTerm:
     """SIGTERM the job per its signal policy."""
 
@@ -79,7 +90,7 @@ class Finish:
     """Nothing of the job runs any more: collect the outcome, package, report."""
 
 
-Action = Report | Stage | Spawn | SendTerm | SendKill | Finish
+Action = Report | Stage | Spawn | BeginStop | SendTerm | SendKill | Finish
 
 
 def step(state: State, now: float, observations: Observations) -> tuple[State, list[Action]]:
@@ -95,6 +106,7 @@ def step(state: State, now: float, observations: Observations) -> tuple[State, l
         is_staged=state.is_staged or observations.is_staged,
         has_main_exited=state.has_main_exited or observations.has_main_exited,
         has_complete_checkpoint=state.has_complete_checkpoint or is_new_checkpoint,
+        max_runtime_at=_max_runtime_at(state, observations.spawned_at),
     )
     if stop != state.stop or new.has_complete_checkpoint != state.has_complete_checkpoint:
         actions.append(Report())
@@ -104,14 +116,32 @@ def step(state: State, now: float, observations: Observations) -> tuple[State, l
         # A container's processes die with it: whatever the entrypoint left behind is killed too.
         actions += [SendKill("main_exited"), Finish()]
         return dataclasses.replace(new, is_done=True), actions
+    new = _check_max_runtime(new, now, actions)
     return _while_running(new, now, state.is_term_sent and is_new_checkpoint, actions)
 
 
 def next_wakeup(state: State) -> float | None:
-    """The monotonic instant the shell must step again even if nothing happens (the deadline)."""
-    if state.is_done or state.stop is None or not state.is_spawned or state.is_kill_sent:
+    """The monotonic instant the shell must step again even if nothing happens (a deadline)."""
+    if state.is_done or not state.is_spawned or state.is_kill_sent:
         return None
+    if state.stop is None:
+        return state.max_runtime_at
     return state.stop.deadline
+
+
+def _max_runtime_at(state: State, spawned_at: float | None) -> float | None:
+    if state.max_runtime_at is not None or spawned_at is None or state.max_runtime_seconds is None:
+        return state.max_runtime_at
+    return spawned_at + state.max_runtime_seconds
+
+
+def _check_max_runtime(state: State, now: float, actions: list[Action]) -> State:
+    # The supervisor owns this deadline too, so it holds while the control plane is down.
+    if state.stop is not None or state.max_runtime_at is None or now < state.max_runtime_at:
+        return state
+    order = StopOrder("max_runtime", now + state.grace_seconds)
+    actions.append(BeginStop(order))
+    return dataclasses.replace(state, stop=order)
 
 
 def _is_draining(state: State) -> bool:

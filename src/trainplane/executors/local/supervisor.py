@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trainplane.domain import documents
-from trainplane.domain.job import StopIntent
+from trainplane.domain.job import Failure, FailureKind, StopIntent
 from trainplane.domain.status import StopReason
 from trainplane.executors.local import final_report, notify, process_tree, run_dir, status_file
 from trainplane.executors.local import stop_protocol as protocol
@@ -53,7 +53,11 @@ class Supervisor:
         """Drive the job to its end; always leaves a final status behind."""
         # Ready only after the handlers exist: a wake-up signal before that would kill us.
         run_dir.write_record(self._dir, os.getpid(), is_ready=True)
-        state = protocol.State(is_group_policy=self._spec.signal_policy != "main")
+        state = protocol.State(
+            is_group_policy=self._spec.signal_policy != "main",
+            max_runtime_seconds=self._spec.max_runtime_seconds,
+            grace_seconds=self._spec.grace_seconds,
+        )
         observations = self._observe()
         while True:
             state, actions = protocol.step(state, time.monotonic(), observations)
@@ -77,7 +81,9 @@ class Supervisor:
             self._status.update(
                 phase="finished",
                 finished_at=time.time(),
-                failure_reason=f"InternalServerError: the job's supervisor failed: {exc!r}",
+                failure=documents.failure_to_dict(
+                    Failure(FailureKind.PLATFORM, f"the job's supervisor failed: {exc!r}")
+                ),
             )
             self._report()
 
@@ -88,15 +94,13 @@ class Supervisor:
         exit_fields = final_report.exit_fields(self._job.wait_status)
         reason = self._job.staging_error or self._job.spawn_error
         if reason is None and not was_stopped:
-            reason = final_report.failure_reason(
-                self._dir, exit_fields["exit_code"], exit_fields["exit_signal"]
-            )
+            reason = final_report.failure(self._dir, exit_fields["exit_code"], exit_fields["exit_signal"])
         self._status.update(
             exit_fields,
             phase="packaging",
             was_stopped=was_stopped,
             has_complete_checkpoint=state.has_complete_checkpoint,
-            failure_reason=reason,
+            failure=documents.failure_to_dict(reason),
         )
         if was_stopped and "stop_report" not in self._status:
             self._status["stop_report"] = self._job.report
@@ -105,7 +109,7 @@ class Supervisor:
             self._package(stop_reason, state, exit_fields["exit_code"])
         self._status.update(phase="finished", finished_at=time.time())
         self._report()
-        _log.info("event=job_finished job=%s failure_reason=%s", self._job_id, self._status["failure_reason"])
+        _log.info("event=job_finished job=%s failure=%s", self._job_id, self._status["failure"])
 
     def _package(self, stop_reason: str | None, state: protocol.State, exit_code: int | None) -> None:
         try:
@@ -122,8 +126,8 @@ class Supervisor:
             has_complete_checkpoint=state.has_complete_checkpoint,
         )
         error = packaged.pop("packaging_error", None)
-        if error is not None and self._status.get("failure_reason") is None:
-            self._status["failure_reason"] = error
+        if error is not None and self._status.get("failure") is None:
+            self._status["failure"] = documents.failure_to_dict(error)
         self._status.update(packaged)
 
     # --- observing -----------------------------------------------------------------------------
@@ -137,6 +141,7 @@ class Supervisor:
             has_staging_failed=self._job.staging_error is not None,
             has_main_exited=has_main_exited,
             has_checkpoint_completed=self._checkpoint_arrived(),
+            spawned_at=self._job.spawned_at,
             # Only asked while a stop drains the job: a /proc scan per wake-up is not free.
             has_job_processes=has_main_exited and stop is not None and bool(self._job.members()),
         )
@@ -166,6 +171,22 @@ class Supervisor:
         )
         return self._stop
 
+    def _begin_stop(self, order: protocol.StopOrder) -> None:
+        """Record a stop the supervisor started itself (max runtime), as the control plane would."""
+        now = datetime.now(UTC)
+        grace_seconds = self._spec.grace_seconds
+        intent = StopIntent(
+            now, now + timedelta(seconds=grace_seconds), StopReason(order.reason), grace_seconds
+        )
+        self._stop = order
+        self._status["stop"] = documents.stop_to_dict(intent)
+        _log.info(
+            "event=stop_begun job=%s reason=%s deadline_at=%.3f",
+            self._job_id,
+            order.reason,
+            intent.deadline_at.timestamp(),
+        )
+
     def _checkpoint_arrived(self) -> bool:
         """True once per new checkpoint-complete file (each handshake replaces it: new inode)."""
         try:
@@ -193,6 +214,8 @@ class Supervisor:
             # Import the packaging code while the job trains: at exit it would cost ~30 ms on the
             # stop path (bench/stop_latency.py), and before the spawn it would delay the job's start.
             final_report.preload()
+        elif isinstance(action, protocol.BeginStop):
+            self._begin_stop(action.order)
         elif isinstance(action, protocol.SendTerm):
             self._job.send_term()
             self._report()
@@ -247,10 +270,12 @@ def main(argv: list[str]) -> int:
         supervisor = Supervisor(directory)
     except Exception as exc:  # the edge: nothing was spawned yet, but the failure must be reported
         _log.exception("event=supervisor_failed run_dir=%s", directory.path)
-        reason = f"InternalServerError: the job's supervisor could not start: {exc!r}"
+        reason = documents.failure_to_dict(
+            Failure(FailureKind.PLATFORM, f"the job's supervisor could not start: {exc!r}")
+        )
         status_file.write_atomic(
             directory.status_file,
-            {"phase": "finished", "finished_at": time.time(), "failure_reason": reason},
+            {"phase": "finished", "finished_at": time.time(), "failure": reason},
         )
         return 1
     try:

@@ -1,0 +1,143 @@
+"""What a create request must satisfy before a job exists, and the spec it turns into (one place).
+
+Every check names a neutral field (`domain.fields`); the dialect that received the request words it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainplane.domain import errors, fields, images
+from trainplane.domain.job import Channel, JobSpec, MetricDefinition
+from trainplane.domain.status import JobKind
+from trainplane.service.ports import Artifacts
+
+GRACE_TAG = "trainplane:stop-grace-seconds"  # this job's SIGTERM -> SIGKILL window, fixed at create
+EXECUTOR_TAG = "trainplane:executor"  # which executor runs this job (local, and later slurm, ray)
+# Read once, at create, into the job's spec: changing them afterwards would leave the spec (which the
+# supervisor already holds) and the tags telling two stories, so AddTags/DeleteTags refuse them.
+SPEC_TAGS = frozenset({GRACE_TAG, EXECUTOR_TAG})
+MAX_GRACE_SECONDS = 28 * 24 * 3600  # SageMaker's longest runtime; a longer grace is surely a typo
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A create request in dialect-neutral terms."""
+
+    name: str
+    kind: JobKind
+    dialect: str
+    image: str
+    request: Mapping[str, Any]  # echoed back by the creating dialect
+    entrypoint: Sequence[str] = ()
+    arguments: Sequence[str] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    channels: Sequence[Channel] = ()
+    output_uri: str = ""
+    checkpoint_uri: str | None = None
+    checkpoint_local_path: str | None = None
+    max_runtime_seconds: int | None = None
+    metric_definitions: Sequence[MetricDefinition] = ()
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    tags: Mapping[str, str] = field(default_factory=dict)
+    payload: Mapping[str, Any] = field(default_factory=dict)  # what only this job kind needs
+
+
+@dataclass(frozen=True)
+class AdmissionSettings:
+    default_grace_seconds: float
+    image_rules: Sequence[images.ImageRule]
+    executors: frozenset[str]  # the executors this server runs
+    default_executor: str
+
+
+def parse_grace_tag(value: str) -> float:
+    """Raises: errors.Invalid when the tag is not a number of seconds in [0, 28 days]."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (0 <= seconds <= MAX_GRACE_SECONDS):
+        raise errors.Invalid(
+            fields.TAGS, f"tag {GRACE_TAG} must be a number of seconds from 0 to {MAX_GRACE_SECONDS}"
+        )
+    return seconds
+
+
+def usable_grace_seconds(seconds: float, default_seconds: float) -> float:
+    """A grace that a stop can use: a stored NaN, infinity or negative (an older version's) is not."""
+    if math.isfinite(seconds) and 0 <= seconds <= MAX_GRACE_SECONDS:
+        return seconds
+    return default_seconds if math.isfinite(default_seconds) else 0.0
+
+
+def check_tag_change(keys: Sequence[str]) -> None:
+    """Raises: errors.Invalid when a change touches a tag that was read into the spec at create."""
+    fixed = sorted(SPEC_TAGS.intersection(keys))
+    if fixed:
+        raise errors.Invalid(
+            fields.TAGS,
+            f"tag {fixed[0]} is read once, when the job is created, and cannot be changed afterwards",
+        )
+
+
+def spec_for(request: NewJob, settings: AdmissionSettings, artifacts: Artifacts) -> JobSpec:
+    """The job's spec: every setting resolved now, so nothing is read from tags later.
+
+    Raises:
+        errors.Invalid: unknown image or executor, unusable location, tag or channel list.
+    """
+    runtime = images.resolve(settings.image_rules, request.image)
+    _check_channels(request.channels)
+    _check_locations(request, artifacts)
+    command = images.build_command(runtime, request.entrypoint, request.arguments)
+    if not command:
+        raise errors.Invalid(fields.ENTRYPOINT, f"image {request.image!r} has no command: give an entrypoint")
+    grace_tag = request.tags.get(GRACE_TAG)
+    return JobSpec(
+        image=request.image,
+        command=command,
+        environment={**runtime.environment, **request.environment},
+        hyperparameters=dict(request.hyperparameters),
+        channels=tuple(request.channels),
+        output_uri=request.output_uri,
+        checkpoint_uri=request.checkpoint_uri,
+        checkpoint_local_path=request.checkpoint_local_path,
+        max_runtime_seconds=request.max_runtime_seconds,
+        grace_seconds=settings.default_grace_seconds if grace_tag is None else parse_grace_tag(grace_tag),
+        metric_definitions=tuple(request.metric_definitions),
+        instance_type=request.instance_type,
+        instance_count=request.instance_count,
+        executor=_executor(request.tags.get(EXECUTOR_TAG), settings),
+        payload=dict(request.payload),
+    )
+
+
+def _executor(tag: str | None, settings: AdmissionSettings) -> str:
+    if tag is None:
+        return settings.default_executor
+    if tag not in settings.executors:
+        known = ", ".join(sorted(settings.executors))
+        raise errors.Invalid(fields.TAGS, f"tag {EXECUTOR_TAG}: no executor {tag!r} here (known: {known})")
+    return tag
+
+
+def _check_channels(channels: Sequence[Channel]) -> None:
+    seen: set[str] = set()
+    for index, channel in enumerate(channels, start=1):
+        if channel.name in seen:
+            raise errors.Invalid(fields.channel_name(index), f"channel {channel.name!r} is named twice")
+        seen.add(channel.name)
+
+
+def _check_locations(request: NewJob, artifacts: Artifacts) -> None:
+    artifacts.check_location(fields.OUTPUT_LOCATION, request.output_uri)
+    for index, channel in enumerate(request.channels, start=1):
+        artifacts.check_location(fields.channel_source(index), channel.source)
+    if request.checkpoint_uri is not None:
+        artifacts.check_location(fields.CHECKPOINT_LOCATION, request.checkpoint_uri)
