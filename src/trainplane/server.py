@@ -44,6 +44,7 @@ class ControlPlane:
     def close(self) -> None:
         """Stop supervising; the jobs themselves keep running."""
         self.reconciler.stop()
+        self.app.workers.close()
         self.store.close()
 
 
