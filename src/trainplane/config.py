@@ -57,6 +57,7 @@ class Settings:
     database_url: str = ""  # empty: SQLite in data_dir
     max_active_jobs: int = 1000  # per tenant; 0 for no limit (each local job is a few processes)
     log_level: str = "info"
+    auth_tokens: str = ""  # JSON or @path: {"<bearer token>": "<tenant>"}; empty: one tenant, no credentials
     reconcile_interval_seconds: float = 5.0  # full sweep period; events wake it sooner
     allowed_roots: tuple[Path, ...] = ()  # besides data_dir: where output/checkpoint/channel paths may lie
     run_as_user: str = ""  # name or uid jobs run as; empty: the server's own user

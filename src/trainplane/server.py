@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from types import FrameType
 
 import uvicorn
-from starlette.applications import Starlette
 
-from trainplane.api.app import create_app
+from trainplane.api.app import Application, create_app
+from trainplane.api.auth import bearer_tokens
 from trainplane.artifacts.local import LocalArtifacts
 from trainplane.config import Settings
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
@@ -45,11 +45,12 @@ class ControlPlane:
     executor: LocalExecutor
     service: JobService
     reconciler: Reconciler
-    app: Starlette
+    app: Application
 
     def close(self) -> None:
         """Stop supervising; the jobs themselves keep running."""
         self.reconciler.stop()
+        self.app.workers.close()
         self.store.close()
 
 
@@ -94,7 +95,8 @@ def build(settings: Settings) -> ControlPlane:
         sweep_interval_seconds=settings.reconcile_interval_seconds,
     )
     service.set_on_change(reconciler.wake)
-    return ControlPlane(store, executor, service, reconciler, create_app(service))
+    authenticator = bearer_tokens.from_setting(settings.auth_tokens) if settings.auth_tokens else None
+    return ControlPlane(store, executor, service, reconciler, create_app(service, authenticator))
 
 
 def _bind(settings: Settings) -> socket.socket:
@@ -173,6 +175,8 @@ def _serve_locked(settings: Settings) -> None:
         log_level="warning" if settings.log_level == "info" else settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
+        http="httptools",
+        loop="uvloop",
     )
     try:
         _Server(config).run(sockets=[sock])

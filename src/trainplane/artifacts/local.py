@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from trainplane import protocol
 from trainplane.artifacts.layout import JobLayout, check_channel_name, checkpoint_subpath
 from trainplane.artifacts.locations import LocationPolicy
 from trainplane.artifacts.packaging import package_model
@@ -35,7 +36,7 @@ class LocalArtifacts:
 
     def layout(self, job: Job) -> JobLayout:
         """The tree of `job` under runs_dir/<job id>/base (the executor's run dir convention)."""
-        return JobLayout(base_dir=(self._runs_dir / job.id / "base").absolute())
+        return JobLayout(base_dir=(self._runs_dir / job.id / protocol.JOB_BASE_DIR_NAME).absolute())
 
     def check_location(self, field: str, uri: str) -> None:
         """Raises: errors.Invalid when `uri` is malformed or outside the allowed roots (LocationPolicy)."""
