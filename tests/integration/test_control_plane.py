@@ -26,7 +26,12 @@ TENANT = "default"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", stop_grace_seconds=30, reconcile_interval_seconds=1)
+    return Settings(
+        data_dir=tmp_path / "data",
+        stop_grace_seconds=30,
+        reconcile_interval_seconds=1,
+        allowed_roots=(tmp_path,),
+    )
 
 
 @pytest.fixture
@@ -152,7 +157,11 @@ def test_python_image_puts_the_servers_python_first_on_path(plane: ControlPlane,
 
 def test_configured_image_map_runs_its_command_with_its_environment(tmp_path: Path) -> None:
     images = '{"acme/trainer:*": {"command": ["python", "-c"], "environment": {"FROM_IMAGE": "yes"}}}'
-    plane = build(Settings(data_dir=tmp_path / "data", images=images, reconcile_interval_seconds=1))
+    plane = build(
+        Settings(
+            data_dir=tmp_path / "data", images=images, reconcile_interval_seconds=1, allowed_roots=(tmp_path,)
+        )
+    )
     try:
         plane.reconciler.recover()
         plane.reconciler.start()

@@ -170,6 +170,14 @@ class Artifacts(Protocol):
         """Raises: errors.Invalid when `uri` is not a location trainplane can read or write."""
         ...
 
+    def check_job_path(self, field: str, path: str) -> None:
+        """Raises: errors.Invalid when CheckpointConfig.LocalPath would leave the job's own tree."""
+        ...
+
+    def check_channel_name(self, field: str, name: str) -> None:
+        """Raises: errors.Invalid when a channel name would leave input/data (`..`, `/`)."""
+        ...
+
     def package_unstarted(self, job: Job, intent: StopIntent) -> PackagedModel:
         """Package the (empty) model of a job stopped before it ran, so Describe has an artifact."""
         ...

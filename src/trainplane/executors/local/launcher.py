@@ -16,9 +16,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from trainplane.artifacts.environment import job_environment
 from trainplane.artifacts.layout import JobLayout
@@ -51,8 +52,11 @@ class LocalExecutor:
         python_executable: str = sys.executable,
         notify_socket_path: Path | None = None,
         use_fork_server: bool = True,
+        run_as: Mapping[str, Any] | None = None,
     ) -> None:
+        """`run_as`: {"uid", "gid", "user", "home"} jobs run as; None: the server's own user."""
         self._runs_dir = runs_dir
+        self._run_as = None if run_as is None else dict(run_as)
         self._python = python_executable
         self._fork_server = (
             ForkServerClient(python_executable, runs_dir / "fork-server.log") if use_fork_server else None
@@ -200,8 +204,12 @@ class LocalExecutor:
 
     def _write_launch_file(self, job: Job, directory: run_dir.RunDir) -> None:
         layout = JobLayout(directory.base_dir)
+        base_env = dict(os.environ)  # job_environment keeps only its allow-list of it
+        if self._run_as is not None:
+            user, home = self._run_as["user"], self._run_as["home"]
+            base_env.update(HOME=home, USER=user, LOGNAME=user)
         environment = job_environment(
-            job_name=job.name, job_arn=job.arn, spec=job.spec, layout=layout, base_env=os.environ
+            job_name=job.name, job_arn=job.arn, spec=job.spec, layout=layout, base_env=base_env
         )
         status_file.write_atomic(
             directory.launch_file,
@@ -212,6 +220,7 @@ class LocalExecutor:
                 "spec": documents.spec_to_dict(job.spec),
                 "environment": environment,
                 "notify_socket_path": None if self._notify_path is None else str(self._notify_path),
+                "run_as": self._run_as,
             },
             # Not fsynced (it is on the create path): a power loss that could lose it also ends the
             # supervisor reading it, and the job is then reported lost from its store record.

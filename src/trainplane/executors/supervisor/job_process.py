@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from trainplane import protocol
 from trainplane.domain import documents, errors
 from trainplane.domain.job import Failure, FailureKind, StopReport
 from trainplane.executors.supervisor import process_tree, run_dir
@@ -84,9 +85,16 @@ class JobProcess:
         from trainplane.artifacts.staging import stage_inputs
 
         layout = JobLayout(self._dir.base_dir)
+        durable = _checkpoint_location(self.spec.checkpoint_uri)
+        is_new_durable = durable is not None and not durable.exists()
         try:
             stage_inputs(self.spec, layout)
             write_config_files(spec=self.spec, layout=layout)
+            run_as = self._launch.get("run_as")
+            if run_as:  # the job's own tree (and a checkpoint dir staging made) becomes the job user's
+                self._dir.control_dir.mkdir(exist_ok=True)
+                owned = [layout.base_dir, self._dir.control_dir]
+                _hand_over(owned + ([durable] if durable and is_new_durable else []), run_as)
         except errors.Invalid as exc:
             self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.message}")
         except OSError as exc:
@@ -100,13 +108,14 @@ class JobProcess:
         """Start the entrypoint in its own session (and cgroup leaf), logging to job.log."""
         self._dir.control_dir.mkdir(exist_ok=True)
         env = dict(self._launch["environment"])
-        env["TRAINPLANE_CONTROL_DIR"] = str(self._dir.control_dir)
-        env["TRAINPLANE_SUPERVISOR_PID"] = str(os.getpid())
+        env[protocol.CONTROL_DIR_ENV] = str(self._dir.control_dir)
+        env[protocol.SUPERVISOR_PID_ENV] = str(os.getpid())
         self._cgroup = process_tree.JobCgroup.create(self._job_id)
         log_fd = os.open(self._dir.job_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        run_as = self._launch.get("run_as") or {}
         try:
             with contextlib.ExitStack() as stack:
-                child = self._popen(stack, env, log_fd)
+                child = self._popen(stack, env, log_fd, run_as)
         except (OSError, ValueError) as exc:  # no such program, empty command, bad cwd
             self.spawn_error = Failure(FailureKind.ALGORITHM, f"the training process could not start: {exc}")
             _log.warning("event=spawn_failed job=%s error=%s", self._job_id, exc)
@@ -122,7 +131,7 @@ class JobProcess:
         _log.info("event=job_spawned job=%s pid=%d cgroup=%s", self._job_id, child.pid, self._cgroup)
 
     def _popen(
-        self, stack: contextlib.ExitStack, env: dict[str, str], log_fd: int
+        self, stack: contextlib.ExitStack, env: dict[str, str], log_fd: int, run_as: dict[str, int]
     ) -> subprocess.Popen[bytes]:
         # In the leaf before the fork (fast path), else entered by the child before exec (slow path).
         is_inside = self._cgroup is not None and stack.enter_context(self._cgroup.holding_self())
@@ -139,6 +148,9 @@ class JobProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # the job never receives signals meant for us
             preexec_fn=None if procs_fd is None else _enter_cgroup(procs_fd),
+            user=run_as.get("uid"),
+            group=run_as.get("gid"),
+            extra_groups=[] if run_as and os.getuid() == 0 else None,  # drop the server's groups
         )
 
     def reap(self) -> bool:
@@ -253,6 +265,22 @@ def describe_exit(wait_status: int) -> str:
     if os.WIFSIGNALED(wait_status):
         return f"signal={os.WTERMSIG(wait_status)}"
     return f"code={os.waitstatus_to_exitcode(wait_status)}"
+
+
+def _checkpoint_location(uri: str | None) -> Path | None:
+    from trainplane.artifacts.locations import to_local_path
+
+    return None if uri is None else to_local_path("checkpointConfig.s3Uri", uri)
+
+
+def _hand_over(roots: list[Path], run_as: Mapping[str, Any]) -> None:
+    """chown every file under `roots` to the run-as user, never following a symlink (channels are links)."""
+    uid, gid = int(run_as["uid"]), int(run_as["gid"])
+    for root in roots:
+        os.chown(root, uid, gid, follow_symlinks=False)
+        for directory, subdirs, files in os.walk(root):
+            for name in (*subdirs, *files):
+                os.chown(os.path.join(directory, name), uid, gid, follow_symlinks=False)
 
 
 def _enter_cgroup(procs_fd: int) -> Callable[[], None]:
