@@ -62,6 +62,9 @@ class Supervisor:
         self._selector.register(self._wake_fd, selectors.EVENT_READ)
         self._main_pidfd: int | None = None
         self._has_unwritten_news = False
+        self._has_news_for_server = (
+            False  # a stop the control plane did not ask for (max runtime, preemption)
+        )
         if is_successor:
             self._adopt()
 
@@ -77,7 +80,7 @@ class Supervisor:
             for action in actions:
                 self._perform(action)
             if self._has_unwritten_news:
-                self._write()
+                self._write(is_hinted=self._has_news_for_server)
             if state.is_done:
                 break
             if not actions:
@@ -221,6 +224,7 @@ class Supervisor:
         if intent is None and self._received & set(_STOP_SIGNALS):
             # Someone else (an engine, an operator) sent us SIGTERM: the same protocol, as a preemption.
             intent = _intent_from_now(StopReason.PREEMPTED, self._spec.grace_seconds)
+            self._has_news_for_server = True
         if intent is not None:
             self._receive_stop(intent)
         return self._stop
@@ -241,6 +245,7 @@ class Supervisor:
         intent = _intent_from_now(StopReason(order.reason), self._spec.grace_seconds)
         self._stop = order
         self._report = self._report.with_observation(stop=intent)
+        self._has_news_for_server = True
         _log.info(
             "event=stop_begun job=%s reason=%s deadline_at=%.3f",
             self._job_id,
@@ -281,10 +286,10 @@ class Supervisor:
             self._begin_stop(action.order)
         elif isinstance(action, protocol.SendTerm):
             self._job.send_term()
-            self._write(stop_report=self._job.stop_report)
+            self._write(is_hinted=self._has_news_for_server, stop_report=self._job.stop_report)
         elif isinstance(action, protocol.SendKill):
             self._job.send_kill(action.cause)
-            self._write(stop_report=self._job.stop_report)
+            self._write(is_hinted=False, stop_report=self._job.stop_report)
         elif isinstance(action, protocol.Report):
             # Written after the batch, so a SIGTERM in the same batch goes out first (the stop's
             # critical path) and one write carries both.
@@ -296,12 +301,17 @@ class Supervisor:
     _OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
 
     def _write(self, *, is_hinted: bool = True, **changes: object) -> None:
-        """Apply `changes` (observation or outcome fields) to the report and write it."""
+        """Apply `changes` (observation or outcome fields) to the report and write it.
+
+        `is_hinted` wakes the control plane: only for what moves the job's status (running,
+        uploading, finished) or a stop it did not ask for; signal counts and checkpoint marks wait
+        for the final report, so the server does not compete for the CPU while the job stops.
+        """
         outcome_changes = {k: v for k, v in changes.items() if k in self._OUTCOME_FIELDS}
         seen_changes = {k: v for k, v in changes.items() if k not in self._OUTCOME_FIELDS}
         self._report = self._report.with_observation(**seen_changes).with_outcome(**outcome_changes)
         self._writer.write(self._report, is_hinted=is_hinted)
-        self._has_unwritten_news = False
+        self._has_unwritten_news = self._has_news_for_server = False
 
     # --- waiting -------------------------------------------------------------------------------
 
