@@ -234,6 +234,10 @@ class JobProcess:
         verify_until = time.monotonic() + KILL_VERIFY_SECONDS
         while True:
             targets = self.members()
+            if not targets and not reached:
+                # Nothing of the job is left to kill (the usual end: the entrypoint exited alone).
+                # Waiting for cgroup.events to say so as well cost the stop ~3 ms for nothing.
+                return reached, set()
             # One by one first, so the count is exact (a victim's parent may reap it at once),
             # then the cgroup-wide kill, which also catches a process forked after the snapshot.
             # The entrypoint first: killed after its children, a shell's `wait` could return 0 first.

@@ -147,9 +147,7 @@ class Supervisor:
         if failure is None and not was_stopped and state.is_spawned:
             failure = outcome.UNKNOWN_EXIT if exit.code is None else outcome.failure(self._dir, exit)
         has_signals = self._job.stop_report != StopReport()
-        self._write(
-            # A stopped job's status only moves once the model is packaged: no need to wake the server.
-            is_hinted=not was_stopped,
+        self._apply(
             phase=Phase.PACKAGING,
             was_stopped=was_stopped,
             exited_at=self._job.exited_at,
@@ -158,6 +156,11 @@ class Supervisor:
             has_complete_checkpoint=state.has_complete_checkpoint,
             stop_report=self._job.stop_report if has_signals or was_stopped else None,
         )
+        if not was_stopped:
+            # Wakes the server (Training -> Uploading). Not written after a stop: on the stop's
+            # critical path nobody reads it, the final report follows in milliseconds, and a
+            # successor that finds a stopped job gone ends it Stopped all the same.
+            self._write()
         if self._job.staging_error is None:
             self._package(stop_reason, state, exit.code)
         self._write(phase=Phase.FINISHED, finished_at=datetime.now(UTC))
@@ -298,7 +301,10 @@ class Supervisor:
             )
             self._has_unwritten_news = True
 
-    _OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
+    def _apply(self, **changes: object) -> None:
+        """Apply `changes` (observation or outcome fields) to the report, without writing it."""
+        self._report = self._report.with_observation(**_observation_part(changes))
+        self._report = self._report.with_outcome(**_outcome_part(changes))
 
     def _write(self, *, is_hinted: bool = True, **changes: object) -> None:
         """Apply `changes` (observation or outcome fields) to the report and write it.
@@ -307,9 +313,7 @@ class Supervisor:
         uploading, finished) or a stop it did not ask for; signal counts and checkpoint marks wait
         for the final report, so the server does not compete for the CPU while the job stops.
         """
-        outcome_changes = {k: v for k, v in changes.items() if k in self._OUTCOME_FIELDS}
-        seen_changes = {k: v for k, v in changes.items() if k not in self._OUTCOME_FIELDS}
-        self._report = self._report.with_observation(**seen_changes).with_outcome(**outcome_changes)
+        self._apply(**changes)
         self._writer.write(self._report, is_hinted=is_hinted)
         self._has_unwritten_news = self._has_news_for_server = False
 
@@ -335,6 +339,17 @@ class Supervisor:
             with contextlib.suppress(BlockingIOError):
                 while os.read(self._wake_fd, 512):
                     pass
+
+
+_OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
+
+
+def _outcome_part(changes: dict[str, object]) -> dict[str, object]:
+    return {key: value for key, value in changes.items() if key in _OUTCOME_FIELDS}
+
+
+def _observation_part(changes: dict[str, object]) -> dict[str, object]:
+    return {key: value for key, value in changes.items() if key not in _OUTCOME_FIELDS}
 
 
 def _intent_from_now(reason: StopReason, grace_seconds: float) -> StopIntent:
