@@ -127,3 +127,28 @@ def test_healthz_answers_while_a_100_mb_body_is_refused(server: ServerProcess) -
     rss_growth = psutil.Process(server.process.pid).memory_info().rss - rss_before
     assert rss_growth < 64 * MIB
     assert max(latencies) < 1.0
+
+
+def test_healthz_stays_live_while_bodies_of_millions_of_values_are_refused(server: ServerProcess) -> None:
+    """Decoding 8 MB of `[],[],...` held the GIL (and /healthz) for a second per request."""
+    body = b'{"TrainingJobName":"a","X":[' + b",".join([b"[]"] * 2_700_000) + b"]}"
+    assert len(body) < limits.MAX_BODY_BYTES
+    answers: list[httpx.Response] = []
+
+    def flood() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            for _ in range(4):
+                headers = {"X-Amz-Target": "SageMaker.DescribeTrainingJob"}
+                answers.append(client.post("/", headers=headers, content=body))
+
+    sender = threading.Thread(target=flood)
+    sender.start()
+    latencies: list[float] = []
+    with httpx.Client(base_url=server.url) as client:
+        while sender.is_alive() or len(latencies) < 3:
+            started = time.monotonic()
+            assert client.get("/healthz").status_code == 200
+            latencies.append(time.monotonic() - started)
+    sender.join(60)
+    assert [answer.json()["__type"] for answer in answers] == ["SerializationException"] * 4
+    assert max(latencies) < 0.5

@@ -225,3 +225,32 @@ def test_failure_reason_words_each_failure_kind_as_sagemaker_does() -> None:
     assert failure_reason(Failure(FailureKind.ALGORITHM, "exit 3")) == "AlgorithmError: exit 3"
     assert failure_reason(Failure(FailureKind.PLATFORM, "x" * 2000)).startswith("InternalServerError: x")
     assert len(failure_reason(Failure(FailureKind.PLATFORM, "x" * 2000))) == 1024
+
+
+def test_errors_carry_the_structured_member_that_botocore_ignores() -> None:
+    """Issue 5: the client reads the class and fields from `trainplaneError`, not from the English."""
+    exc = errors.NotFound("training job", "ghost")
+    _, _, body = wire_errors.render(wire_errors.to_wire(exc, "StopTrainingJob"), "req-1")
+    document = json.loads(body)
+    assert list(document) == ["__type", "message", "trainplaneError"]
+    assert document["trainplaneError"] == {"class": "NotFound", "kind": "training job", "name": "ghost"}
+    parsed = botocore_reads(exc, "StopTrainingJob")
+    assert parsed["Error"] == {"Code": "ResourceNotFound", "Message": "Could not find training job 'ghost'."}
+
+
+def test_a_shape_error_names_the_invalid_class_and_field() -> None:
+    exc = shapes.ShapeSerializationError("stoppingCondition.maxRuntimeInSeconds", "Expected a number")
+    detail = wire_errors.to_wire(exc, "CreateTrainingJob").detail
+    assert detail is not None
+    assert (detail["class"], detail["field"]) == ("Invalid", "stoppingCondition.maxRuntimeInSeconds")
+
+
+def test_unknown_exceptions_carry_no_member_and_no_internals() -> None:
+    _, _, body = wire_errors.render(wire_errors.to_wire(RuntimeError("secret"), "StopTrainingJob"), "r")
+    assert "trainplaneError" not in json.loads(body) and b"secret" not in body
+
+
+def test_error_messages_are_capped() -> None:
+    exc = errors.Invalid("hyperParameters", "z" * 100_000)
+    _, _, body = wire_errors.render(wire_errors.to_wire(exc, "CreateTrainingJob"), "r")
+    assert len(body) < wire_errors.MAX_MESSAGE_CHARS + 2_000

@@ -339,3 +339,30 @@ def test_every_pattern_in_the_model_compiles_or_is_skipped() -> None:
 def test_an_unsupported_operation_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="CreateEndpoint"):
         shapes.validate("CreateEndpoint", {})
+
+
+def test_bodies_nested_past_the_limit_are_serialization_errors_without_recursing() -> None:
+    """Issue 6: thousands of levels reached Python's recursion limit (a 500)."""
+    deep: Any = "x"
+    for _ in range(50_000):  # far past the recursion limit: a recursive check would blow up
+        deep = [deep]
+    with pytest.raises(shapes.ShapeSerializationError) as caught:
+        shapes.validate("DescribeTrainingJob", {"TrainingJobName": "a", "Extra": deep})
+    assert "nested more than" in caught.value.message
+
+
+def test_bodies_as_deep_as_real_requests_pass_the_depth_check() -> None:
+    shaped: Any = "x"
+    for _ in range(shapes.MAX_NESTING_DEPTH - 1):
+        shaped = {"a": shaped}
+    shapes.check_depth(shaped)
+    shapes.validate("CreateTrainingJob", create_body())
+
+
+def test_an_echoed_value_is_cut_to_a_short_prefix() -> None:
+    """Issue 6: a 200 MB value was echoed back in the error message."""
+    exc = invalid("DescribeTrainingJob", {"TrainingJobName": "y" * 100_000})
+    assert f"Value '{'y' * constraints.MAX_ECHOED_CHARS}...' at 'trainingJobName'" in exc.message
+    assert len(exc.message) < 600  # two violations (length and pattern), each echoing 103 characters
+    mismatch = constraints.TypeMismatch("a", "string", 10**200)
+    assert len(str(mismatch)) < 200

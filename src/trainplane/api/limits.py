@@ -4,7 +4,8 @@ A declared Content-Length over the limit is refused before one byte of the body 
 without one (chunked) is counted while it streams and refused as soon as it passes the limit. Either
 way the answer is 413 in the path's dialect, and the connection is closed, so the rest of a 200 MB
 upload is never read. The largest valid CreateTrainingJob (100 hyperparameters of 2,500 characters,
-50 tags, 20 channels, 100 environment variables) is well under 1 MiB.
+50 tags, 20 channels, 100 environment variables, every character escaped) is about 2.6 MB
+(tests/unit/test_limits.py).
 """
 
 from __future__ import annotations
@@ -61,9 +62,14 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, is_chunked = _framing(scope)
         if declared is not None and declared > self.max_bytes:
             await self._refuse(scope, send)
+            return
+        if not is_chunked:
+            # The HTTP server delivers exactly Content-Length bytes (none without one): nothing to
+            # count, and the hot path (Describe over keep-alive) pays no more than this check.
+            await self.app(scope, receive, send)
             return
         first = await self._read_body(receive)
         if first is None:
@@ -102,11 +108,16 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None if absent or malformed) and whether the body is chunked."""
+    declared: int | None = None
+    is_chunked = False
     for key, value in scope["headers"]:
         if key == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None  # the server itself refuses a malformed length
-    return None
+                declared = None  # the HTTP server itself refuses a malformed length
+        elif key == b"transfer-encoding":
+            is_chunked = True
+    return declared, is_chunked

@@ -37,6 +37,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def _decode(raw: bytes) -> Any:
+    shapes.check_value_count(raw)
     try:
         return json.loads(raw or b"{}", parse_constant=_reject_constant)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,15 @@ SUPPORTED_OPERATIONS: frozenset[str] = frozenset(
 # AWS lists every violation; past this many the message says how many more there were, so a
 # malicious body cannot make the error response arbitrarily large.
 MAX_LISTED_VIOLATIONS = 100
+
+# The largest valid CreateTrainingJob holds about 2,000 JSON values (100 hyperparameters, 50 tags,
+# 100 variables, 20 channels...). Decoding holds the GIL in C for its whole run, off the event loop
+# or not: 8 MB of `[],[],...` (2.7 million values) froze /healthz for a second (issue 6).
+MAX_JSON_VALUES = 50_000
+# Below this size a body cannot hold enough values to matter; above it, it is counted first.
+_COUNT_ABOVE_BYTES = 128 * 1024
+# A JSON string literal, escapes included (unrolled, so matching is linear).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 # The deepest SageMaker input nests about six levels; past this a body is refused before any
 # recursive walk (constraints, messages) could meet Python's recursion limit (issue 6).
@@ -96,6 +106,21 @@ def check_depth(body: object) -> None:
         if not level:
             return
     raise ShapeSerializationError("", nesting_message())
+
+
+def check_value_count(raw: bytes) -> None:
+    """Refuse a body with more than MAX_JSON_VALUES values before decoding it.
+
+    Counts the separators and containers outside string literals; fast C scans, no decoding.
+
+    Raises: ShapeSerializationError.
+    """
+    if len(raw) <= _COUNT_ABOVE_BYTES:
+        return
+    structure = _STRING.sub(b"", raw)
+    count = structure.count(b",") + structure.count(b"[") + structure.count(b"{")
+    if count > MAX_JSON_VALUES:
+        raise ShapeSerializationError("", f"The request body holds more than {MAX_JSON_VALUES} JSON values")
 
 
 def nesting_message() -> str:
