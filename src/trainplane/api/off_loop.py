@@ -62,11 +62,11 @@ class Pool:
                 result = call()
             except BaseException as exc:  # handed to the awaiting coroutine, which re-raises it
                 error = exc
+            self._idle.release()  # before the answer: the caller's next task must find this thread idle
             try:
                 loop.call_soon_threadsafe(_settle, future, result, error)
             except RuntimeError:
                 pass  # the loop closed meanwhile (server shutdown): nobody awaits the answer
-            self._idle.release()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
