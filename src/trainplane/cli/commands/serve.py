@@ -77,7 +77,9 @@ def _option(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -
         flag,
         dest=field,
         default=None,
-        help=shared_options.env_help(text, config.env_name(field), default if default != "" else None),
+        help=shared_options.env_help(
+            text, config.env_name(field), default if default not in ("", ()) else None
+        ),
     )
 
 
