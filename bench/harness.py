@@ -86,6 +86,8 @@ class Server:
     def start(self) -> Server:
         command = [PYTHON, "-m", "trainplane.cli.main", "serve", "--port", "0"]
         command += ["--data-dir", str(self.data_dir), *self.extra_args]
+        # Benchmarks keep outputs beside the data dir, and run jobs as the caller (root in CI).
+        command += ["--allowed-roots", str(self.data_dir.parent), "--allow-root-jobs"]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
         )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import grp
 import json
+import math
 import os
+import pwd
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +20,8 @@ from trainplane.domain.job import DEFAULT_GRACE_SECONDS
 from trainplane.domain.names import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 ENV_PREFIX = "TRAINPLANE_"
+MAX_GRACE_SECONDS = 28 * 24 * 3600  # the bound service.jobs puts on the grace tag
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 def builtin_images() -> dict[str, dict[str, Any]]:
@@ -52,7 +57,12 @@ class Settings:
     database_url: str = ""  # empty: SQLite in data_dir
     max_active_jobs: int = 1000  # per tenant; 0 for no limit (each local job is a few processes)
     log_level: str = "info"
+    auth_tokens: str = ""  # JSON or @path: {"<bearer token>": "<tenant>"}; empty: one tenant, no credentials
     reconcile_interval_seconds: float = 5.0  # full sweep period; events wake it sooner
+    allowed_roots: tuple[Path, ...] = ()  # besides data_dir: where output/checkpoint/channel paths may lie
+    run_as_user: str = ""  # name or uid jobs run as; empty: the server's own user
+    run_as_group: str = ""  # name or gid; empty: the run-as user's primary group
+    allow_root_jobs: bool = False  # a root server without run_as_user refuses to start unless this is set
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -66,6 +76,30 @@ class Settings:
     @property
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
+
+    @property
+    def location_roots(self) -> tuple[Path, ...]:
+        """Where request locations may lie: the data dir (outside its own files) and the listed roots."""
+        return (self.data_dir.absolute(), *self.allowed_roots)
+
+    @property
+    def protected_paths(self) -> tuple[Path, ...]:
+        """The server's own files, never a location a request may name."""
+        names = ("trainplane.db", "trainplane.db-wal", "trainplane.db-shm", "runs")
+        extra = ("notify.sock", "server.json", "server.lock", "store-id.json")
+        return tuple(self.data_dir.absolute() / name for name in (*names, *extra))
+
+    def run_as(self) -> RunAs | None:
+        """Who jobs run as; None: the server's own user.
+
+        Raises:
+            errors.Invalid: no such user or group.
+        """
+        if not self.run_as_user and not self.run_as_group:
+            return None
+        user = _user(self.run_as_user) if self.run_as_user else pwd.getpwuid(os.getuid())
+        gid = _group(self.run_as_group) if self.run_as_group else user.pw_gid
+        return RunAs(user=user.pw_name, uid=user.pw_uid, gid=gid, home=user.pw_dir)
 
     def image_rules(self) -> list[image_map.ImageRule]:
         """Built-in images plus the configured map; configured patterns override built-ins.
@@ -88,28 +122,134 @@ class Settings:
         return image_map.parse_rules(mapping)
 
 
+@dataclass(frozen=True)
+class RunAs:
+    """The user and group jobs run as (resolved once, at start)."""
+
+    user: str
+    uid: int
+    gid: int
+    home: str
+
+
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
 
+def setting_name(field_name: str) -> str:
+    """How errors name a setting: its option and its environment variable."""
+    return f"--{field_name.replace('_', '-')} / {env_name(field_name)}"
+
+
+def validate(settings: Settings) -> None:
+    """Check every setting once, at start, so a bad one never reaches a job.
+
+    Raises:
+        errors.Invalid: the first unusable setting, named by option and environment variable.
+    """
+    _check(settings.port, 0 <= settings.port <= 65535, "port", "must be a TCP port from 0 to 65535")
+    _check_seconds(settings.stop_grace_seconds, "stop_grace_seconds", 0, MAX_GRACE_SECONDS)
+    _check_seconds(settings.reconcile_interval_seconds, "reconcile_interval_seconds", 0.01, 3600)
+    _check(settings.max_active_jobs, settings.max_active_jobs >= 0, "max_active_jobs", "must be 0 or more")
+    _check(settings.log_level, settings.log_level.lower() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS))
+    for root in settings.allowed_roots:
+        _check(
+            root, root.is_absolute() and root.is_dir(), "allowed_roots", "must name existing absolute dirs"
+        )
+        _check(root, Path(os.path.realpath(root)) != Path("/"), "allowed_roots", "must not be /")
+    try:
+        settings.image_rules()
+        run_as = settings.run_as()
+    except OSError as exc:
+        raise errors.Invalid(setting_name("images"), f"cannot read the image map: {exc}") from exc
+    _check_run_as(settings, run_as)
+
+
+def _check_run_as(settings: Settings, run_as: RunAs | None) -> None:
+    uid = os.getuid()
+    if run_as is not None and run_as.uid != uid and uid != 0:
+        raise errors.Invalid(
+            setting_name("run_as_user"), "only a server running as root can run jobs as another user"
+        )
+    job_uid = uid if run_as is None else run_as.uid
+    if job_uid == 0 and not settings.allow_root_jobs:
+        raise errors.Invalid(
+            setting_name("run_as_user"),
+            "jobs would run as root: set a run-as user, or --allow-root-jobs (TRAINPLANE_ALLOW_ROOT_JOBS)",
+        )
+
+
+def _check(value: object, is_valid: bool, field_name: str, rule: str) -> None:
+    if not is_valid:
+        raise errors.Invalid(setting_name(field_name), f"{str(value)[:80]!r}: {rule}")
+
+
+def _check_seconds(value: float, field_name: str, low: float, high: float) -> None:
+    _check(
+        value,
+        math.isfinite(value) and low <= value <= high,
+        field_name,
+        f"must be seconds from {low} to {high}",
+    )
+
+
+def _user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except KeyError:
+        raise errors.Invalid(setting_name("run_as_user"), f"no such user {name[:64]!r}") from None
+
+
+def _group(name: str) -> int:
+    try:
+        return grp.getgrgid(int(name)).gr_gid if name.isdigit() else grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise errors.Invalid(setting_name("run_as_group"), f"no such group {name[:64]!r}") from None
+
+
 def from_env(environ: Mapping[str, str], **overrides: Any) -> Settings:
-    """Settings from TRAINPLANE_* variables, then explicit overrides (e.g. CLI options) on top."""
+    """Settings from TRAINPLANE_* variables, then explicit overrides (e.g. CLI options) on top.
+
+    Raises:
+        errors.Invalid: a variable does not parse as its setting's type.
+    """
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         raw = environ.get(env_name(f.name))
         if raw is None or f.name == "extra":
             continue
-        values[f.name] = _coerce(f.type, raw)
+        try:
+            values[f.name] = coerce(str(f.type), raw)
+        except ValueError as exc:
+            raise errors.Invalid(env_name(f.name), f"{raw[:80]!r}: {exc}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)
 
 
-def _coerce(type_name: Any, raw: str) -> Any:
-    kind = str(type_name)
+def coerce(kind: str, raw: str) -> Any:
+    """`raw` as a value of the setting type `kind` (also the CLI's option parser).
+
+    Raises:
+        ValueError: `raw` is not a value of that type.
+    """
     if kind == "int":
         return int(raw)
     if kind == "float":
         return float(raw)
     if kind == "Path":
         return Path(raw)
+    if kind == "bool":
+        return _boolean(raw)
+    if kind.startswith("tuple[Path"):
+        parts = [part.strip() for part in raw.replace(",", os.pathsep).split(os.pathsep)]
+        return tuple(Path(part) for part in parts if part)
     return raw
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")

@@ -5,20 +5,25 @@ The only module that names concrete adapters.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import FrameType
 
 import uvicorn
-from starlette.applications import Starlette
 
-from trainplane.api.app import create_app
+from trainplane.api.app import Application, create_app
+from trainplane.api.auth import bearer_tokens
 from trainplane.artifacts.local import LocalArtifacts
 from trainplane.config import Settings
+from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
 from trainplane.executors.local.launcher import LocalExecutor
 from trainplane.service.jobs import JobService, ServiceSettings
 from trainplane.service.reconciler import Reconciler
@@ -26,6 +31,7 @@ from trainplane.store.sql_store import SqlStore
 
 log = logging.getLogger("trainplane.server")
 LISTEN_BACKLOG = 2048
+__all__ = ["ControlPlane", "DataDirInUse", "StoreMismatch", "build", "serve"]
 
 
 class SystemClock:
@@ -39,11 +45,12 @@ class ControlPlane:
     executor: LocalExecutor
     service: JobService
     reconciler: Reconciler
-    app: Starlette
+    app: Application
 
     def close(self) -> None:
         """Stop supervising; the jobs themselves keep running."""
         self.reconciler.stop()
+        self.app.workers.close()
         self.store.close()
 
 
@@ -53,8 +60,17 @@ def build(settings: Settings) -> ControlPlane:
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore.open(settings.resolved_database_url)
     clock = SystemClock()
-    artifacts = LocalArtifacts(settings.runs_dir)
-    executor = LocalExecutor(settings.runs_dir, notify_socket_path=settings.data_dir / "notify.sock")
+    artifacts = LocalArtifacts(
+        settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
+    )
+    run_as = settings.run_as()
+    executor = LocalExecutor(
+        settings.runs_dir,
+        notify_socket_path=settings.data_dir / "notify.sock",
+        run_as=None
+        if run_as is None
+        else {"uid": run_as.uid, "gid": run_as.gid, "user": run_as.user, "home": run_as.home},
+    )
     executors = {executor.name: executor}
     service = JobService(
         store,
@@ -79,7 +95,8 @@ def build(settings: Settings) -> ControlPlane:
         sweep_interval_seconds=settings.reconcile_interval_seconds,
     )
     service.set_on_change(reconciler.wake)
-    return ControlPlane(store, executor, service, reconciler, create_app(service))
+    authenticator = bearer_tokens.from_setting(settings.auth_tokens) if settings.auth_tokens else None
+    return ControlPlane(store, executor, service, reconciler, create_app(service, authenticator))
 
 
 def _bind(settings: Settings) -> socket.socket:
@@ -92,17 +109,60 @@ def _bind(settings: Settings) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server without its re-raise of the signal after shutdown (which ended us by SIGTERM
+    before the control plane closed); the first SIGINT/SIGTERM shuts down cleanly, a second exits at once.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            log.warning("event=server_forced_exit signal=%d", sig)
+            os._exit(1)
+        log.info("event=server_stopping signal=%d", sig)
+        self.should_exit = True
+
+
 def serve(settings: Settings) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM; a second signal exits at once.
 
     Jobs never receive the server's signals and keep running after it exits.
+
+    Raises:
+        DataDirInUse: another server holds the data dir.
+        StoreMismatch: the database is damaged, or not the one the data dir held.
     """
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    lock = DataDirLock(settings.data_dir)  # before anything touches the socket or the database
+    try:
+        _serve_locked(settings)
+    finally:
+        lock.close()
+
+
+def _serve_locked(settings: Settings) -> None:
+    if not settings.database_url:
+        quick_check(settings.sqlite_path)
     plane = build(settings)
+    marker = StoreMarker(settings.data_dir, plane.store.engine)
+    try:
+        marker.check()
+    except StoreMismatch:
+        plane.store.close()
+        raise
+    marker.start()
     plane.reconciler.recover()  # reattach every running job before accepting new work
     plane.reconciler.start()
     sock = _bind(settings)
@@ -115,9 +175,13 @@ def serve(settings: Settings) -> None:
         log_level="warning" if settings.log_level == "info" else settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
+        http="httptools",
+        loop="uvloop",
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config).run(sockets=[sock])
     finally:
+        marker.stop()
         plane.close()
+        (settings.data_dir / "server.json").unlink(missing_ok=True)
         log.info("event=server_stopped jobs_left_running=true")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import httpx
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import sagemaker_client, stop_every_job
+from tests.support import local_jobs
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
 
@@ -173,3 +176,83 @@ def test_max_runtime_is_enforced_while_the_server_is_down(tmp_path: Path, job_re
     finally:
         stop_every_job(sm)
         second.kill()
+
+
+SAVES_THEN_HANGS = """#!/usr/bin/env bash
+# Saves its model on SIGTERM, then keeps running with a double-forked daemon: only the kill ends it.
+trap 'echo saved > "$SM_MODEL_DIR/model.txt"; touch "$TEST_MARKER_DIR/saved"' TERM
+mkdir -p "$TEST_MARKER_DIR"
+( setsid bash -c 'trap "" TERM; exec -a "tp-daemon-$TEST_MARKER" sleep 100000' & )
+touch "$TEST_MARKER_DIR/started"
+while true; do sleep 0.05; done
+"""
+
+
+def _run_dir_of(data_dir: Path, name: str) -> Path:
+    for launch in (data_dir / "runs").glob("*/launch.json"):
+        if f'"job_name": "{name}"' in launch.read_text():
+            return launch.parent
+    raise AssertionError(f"no run dir for {name}")
+
+
+def test_supervisor_sigkilled_mid_stop_is_succeeded_at_the_same_deadline(
+    tmp_path: Path, job_request: Any
+) -> None:
+    """Issue 6: the control plane takes over what a lost supervisor owned: deadline, kill, model, counts."""
+    script = tmp_path / "saves_then_hangs.sh"
+    script.write_text(SAVES_THEN_HANGS)
+    script.chmod(0o755)
+    server = ServerProcess(tmp_path / "data")
+    url = server.start()
+    sm = sagemaker_client(url)
+    request = job_request(Tags=[{"Key": "trainplane:stop-grace-seconds", "Value": "3"}])
+    request["AlgorithmSpecification"]["ContainerEntrypoint"] = [str(script)]
+    name, marker = request["TrainingJobName"], request["Environment"]["TEST_MARKER"]
+    try:
+        sm.create_training_job(**request)
+        wait_until(lambda: (tmp_path / "markers" / "started").exists() and _processes_with(marker), 20)
+        sm.stop_training_job(TrainingJobName=name)
+        deadline = _raw_describe(url, name)["TrainplaneDetails"]["KillDeadline"]
+        wait_until(lambda: (tmp_path / "markers" / "saved").exists(), 10, message="model saved on SIGTERM")
+        run_dir = _run_dir_of(tmp_path / "data", name)
+        os.kill(json.loads((run_dir / "supervisor.pid").read_text())["pid"], signal.SIGKILL)
+        assert _processes_with(marker), "losing the supervisor kills nothing before the deadline"
+
+        wait_until(
+            lambda: sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] != "Stopping", 20
+        )
+        job = sm.describe_training_job(TrainingJobName=name)
+        assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")
+        assert "FailureReason" not in job
+        details = _raw_describe(url, name)["TrainplaneDetails"]
+        signals = details["Signals"]
+        assert details["KillDeadline"] == deadline
+        assert deadline <= signals["SigkillTime"] <= deadline + 0.25
+        assert signals["SigtermProcesses"] >= 2 and signals["SigkillProcesses"] >= 2
+        assert signals["Survivors"] == [] and _processes_with(marker) == []
+        model = local_jobs.model_members(job["ModelArtifacts"]["S3ModelArtifacts"])
+        assert model["model.txt"] == b"saved\n"
+    finally:
+        stop_every_job(sm)
+        server.kill()
+
+
+def test_a_stop_whose_model_cannot_be_written_fails_and_says_why(
+    sm: Any, job_request: Any, tmp_path: Path
+) -> None:
+    """Issue 6: status, message and FailureReason tell one story when the model cannot be written."""
+    (tmp_path / "blocker").write_text("a file where the output directory should be")
+    request = job_request(OutputDataConfig={"S3OutputPath": f"file://{tmp_path / 'blocker' / 'out'}"})
+    name = request["TrainingJobName"]
+    sm.create_training_job(**request)
+    wait_until(lambda: list((tmp_path / "markers").glob("started-*")), 20, message="job started")
+    sm.stop_training_job(TrainingJobName=name)
+    wait_until(lambda: sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] != "Stopping", 20)
+    job = sm.describe_training_job(TrainingJobName=name)
+    assert list((tmp_path / "markers").glob("sigterm-*")), "the job was stopped and saved its model"
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Failed", "Failed")
+    reason = job["FailureReason"]
+    assert reason.startswith("ClientError: the job was stopped (user), but the model could not be written")
+    assert "Not a directory" in reason
+    assert job["SecondaryStatusTransitions"][-1]["StatusMessage"] == reason.removeprefix("ClientError: ")
+    assert "ModelArtifacts" not in job or not job["ModelArtifacts"].get("S3ModelArtifacts")

@@ -20,7 +20,7 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def test_local_artifacts_satisfy_the_port(tmp_path: Path) -> None:
-    artifacts: ports.Artifacts = LocalArtifacts(tmp_path)
+    artifacts: ports.Artifacts = LocalArtifacts(tmp_path / "runs", allowed_roots=(Path("/tmp"),))
     artifacts.check_location("outputDataConfig.s3OutputPath", "file:///tmp/out")
     with pytest.raises(errors.Invalid) as caught:
         artifacts.check_location("checkpointConfig.s3Uri", "s3://bucket/ckpt")
@@ -45,9 +45,9 @@ def test_a_job_stopped_before_it_ran_gets_an_empty_model_saying_why(tmp_path: Pa
     intent = StopIntent(
         requested_at=NOW, deadline_at=NOW + timedelta(seconds=120), reason=StopReason.USER, grace_seconds=120
     )
-    packaged = LocalArtifacts(tmp_path / "runs", now=lambda: NOW + timedelta(seconds=1)).package_unstarted(
-        job, intent
-    )
+    packaged = LocalArtifacts(
+        tmp_path / "runs", allowed_roots=(tmp_path,), now=lambda: NOW + timedelta(seconds=1)
+    ).package_unstarted(job, intent)
 
     assert packaged.has_complete_checkpoint is False
     assert packaged.output_uri is None

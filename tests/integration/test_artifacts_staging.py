@@ -107,22 +107,64 @@ def test_checkpoints_a_killed_job_wrote_are_already_durable(tmp_path: Path) -> N
     assert (durable / "step-1.npz").read_bytes() == b"weights"
 
 
-def test_an_absolute_local_path_outside_the_tree_is_linked_too(tmp_path: Path) -> None:
-    durable = tmp_path / "durable"
-    local = tmp_path / "scratch" / "ckpt"
-    spec = _spec(checkpoint_uri=to_uri(durable), checkpoint_local_path=str(local))
-    stage_inputs(spec, JobLayout(tmp_path / "base"))
-    (local / "a").write_text("a")
-    assert (durable / "a").read_text() == "a"
+@pytest.mark.parametrize("local_path", ["{tmp}/victim", "/opt/ml/../../{tmp}/victim", "/opt/ml"])
+def test_a_local_path_outside_the_jobs_tree_is_refused_and_left_untouched(
+    tmp_path: Path, local_path: str
+) -> None:
+    victim = tmp_path / "victim"  # stands for <data-dir>/trainplane.db or any file the server can write
+    victim.write_text("precious")
+    spec = _spec(
+        checkpoint_uri=to_uri(tmp_path / "durable"), checkpoint_local_path=local_path.format(tmp=tmp_path)
+    )
+    with pytest.raises(errors.Invalid) as caught:
+        stage_inputs(spec, JobLayout(tmp_path / "base"))
+    assert caught.value.field == "checkpoint_local_path"
+    assert victim.read_text() == "precious" and not victim.is_symlink()
+
+
+def test_a_symlink_planted_in_the_tree_is_not_followed_out_of_it(tmp_path: Path) -> None:
+    layout = JobLayout(tmp_path / "base")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "ckpt").write_text("precious")
+    layout.base_dir.mkdir(parents=True)
+    (layout.base_dir / "scratch").symlink_to(outside)
+    spec = _spec(checkpoint_uri=to_uri(tmp_path / "durable"), checkpoint_local_path="/opt/ml/scratch/ckpt")
+    with pytest.raises(errors.Invalid) as caught:
+        stage_inputs(spec, layout)
+    assert caught.value.field == "checkpoint_local_path"
+    assert (outside / "ckpt").read_text() == "precious"
+
+
+def test_staging_never_replaces_a_file_it_did_not_create(tmp_path: Path) -> None:
+    layout = JobLayout(tmp_path / "base")
+    (layout.base_dir / "checkpoints").parent.mkdir(parents=True)
+    (layout.base_dir / "checkpoints").write_text("not staging's")
+    spec = _spec(checkpoint_uri=to_uri(tmp_path / "durable"))
+    with pytest.raises(errors.Invalid):
+        stage_inputs(spec, layout)
+    assert (layout.base_dir / "checkpoints").read_text() == "not staging's"
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/../../x", "/etc"])
+def test_a_channel_name_that_would_leave_input_data_is_refused(tmp_path: Path, name: str) -> None:
+    source = tmp_path / "data"
+    source.mkdir()
+    with pytest.raises(errors.Invalid):
+        stage_inputs(_spec(channels=(Channel(name, str(source)),)), JobLayout(tmp_path / "base"))
+    assert not (tmp_path / "base" / "input").exists() or not any(
+        (tmp_path / "base" / "input").rglob("*data*/*")
+    )
 
 
 def test_a_non_empty_local_checkpoint_dir_is_refused_rather_than_merged(tmp_path: Path) -> None:
-    local = tmp_path / "scratch"
-    local.mkdir()
+    layout = JobLayout(tmp_path / "base")
+    local = layout.base_dir / "scratch"
+    local.mkdir(parents=True)
     (local / "unrelated").write_text("x")
-    spec = _spec(checkpoint_uri=to_uri(tmp_path / "durable"), checkpoint_local_path=str(local))
+    spec = _spec(checkpoint_uri=to_uri(tmp_path / "durable"), checkpoint_local_path="/opt/ml/scratch")
     with pytest.raises(errors.Invalid) as caught:
-        stage_inputs(spec, JobLayout(tmp_path / "base"))
+        stage_inputs(spec, layout)
     assert caught.value.field == "checkpoint_local_path"
     assert (local / "unrelated").read_text() == "x"
 

@@ -24,7 +24,14 @@ from trainplane.service.jobs import EXECUTOR_TAG, GRACE_TAG
 
 @pytest.fixture
 def plane(tmp_path: Path) -> Iterator[ControlPlane]:
-    built = build(Settings(data_dir=tmp_path / "data", stop_grace_seconds=120, reconcile_interval_seconds=1))
+    built = build(
+        Settings(
+            data_dir=tmp_path / "data",
+            stop_grace_seconds=120,
+            reconcile_interval_seconds=1,
+            allowed_roots=(tmp_path,),
+        )
+    )
     yield built
     built.close()
 

@@ -16,6 +16,7 @@ import pytest
 from tests.support import local_jobs
 from tests.support.waiting import wait_until
 from trainplane.domain.job import Channel, ExecutorHandle, Failure, FailureKind, MetricDefinition
+from trainplane.executors.local import launcher
 from trainplane.executors.local.launcher import LocalExecutor
 from trainplane.service.ports import Phase
 
@@ -36,14 +37,16 @@ def test_exit_zero_completes_with_a_packaged_model(executor: LocalExecutor, tmp_
     handle = executor.launch(job)
     observation = local_jobs.wait_finished(executor, handle, 20)
     assert observation.phase is Phase.FINISHED
-    assert observation.exit_code == 0 and observation.failure is None
-    assert not observation.was_stopped and observation.stop_report is None
+    assert observation.outcome.exit_code == 0 and observation.outcome.failure is None
+    assert not observation.was_stopped and observation.outcome.stop_report is None
     assert observation.started_at is not None and observation.exited_at is not None
     assert observation.finished_at is not None and observation.staged_at is not None
-    assert [(m.name, m.value) for m in observation.metrics] == [("loss", 0.25)]
-    assert observation.model_uri == (tmp_path / "output" / job.name / "output" / "model.tar.gz").as_uri()
-    assert local_jobs.model_members(observation.model_uri)["model.bin"] == b"weights\n"
-    assert local_jobs.manifest_of(observation.model_uri)["reason"] == "completed"
+    assert [(m.name, m.value) for m in observation.outcome.metrics] == [("loss", 0.25)]
+    assert (
+        observation.outcome.model_uri == (tmp_path / "output" / job.name / "output" / "model.tar.gz").as_uri()
+    )
+    assert local_jobs.model_members(observation.outcome.model_uri)["model.bin"] == b"weights\n"
+    assert local_jobs.manifest_of(observation.outcome.model_uri)["reason"] == "completed"
     assert executor.read_log(handle, 0, 1 << 20) == b"loss=0.25\n"
     assert executor.read_log(handle, 5, 4) == b"0.25"
 
@@ -51,24 +54,26 @@ def test_exit_zero_completes_with_a_packaged_model(executor: LocalExecutor, tmp_
 def test_nonzero_exit_is_a_failure_naming_the_code(executor: LocalExecutor, tmp_path: Path) -> None:
     handle = executor.launch(local_jobs.make_job(tmp_path, "exit 3"))
     observation = local_jobs.wait_finished(executor, handle, 20)
-    assert observation.exit_code == 3
-    assert observation.failure == Failure(FailureKind.ALGORITHM, "the training process exited with code 3")
-    assert observation.model_uri is not None
-    assert local_jobs.manifest_of(observation.model_uri)["reason"] == "failed"
+    assert observation.outcome.exit_code == 3
+    assert observation.outcome.failure == Failure(
+        FailureKind.ALGORITHM, "the training process exited with code 3"
+    )
+    assert observation.outcome.model_uri is not None
+    assert local_jobs.manifest_of(observation.outcome.model_uri)["reason"] == "failed"
 
 
 def test_output_failure_file_wins_as_the_failure_reason(executor: LocalExecutor, tmp_path: Path) -> None:
     script = 'echo "CUDA out of memory at step 7" > "$SM_OUTPUT_DIR/failure"; exit 1'
     handle = executor.launch(local_jobs.make_job(tmp_path, script))
     observation = local_jobs.wait_finished(executor, handle, 20)
-    assert observation.failure == Failure(FailureKind.ALGORITHM, "CUDA out of memory at step 7")
+    assert observation.outcome.failure == Failure(FailureKind.ALGORITHM, "CUDA out of memory at step 7")
 
 
 def test_killed_by_a_signal_says_so(executor: LocalExecutor, tmp_path: Path) -> None:
     handle = executor.launch(local_jobs.make_job(tmp_path, "kill -SEGV $$"))
     observation = local_jobs.wait_finished(executor, handle, 20)
-    assert observation.exit_code == 128 + signal.SIGSEGV
-    assert observation.failure == Failure(
+    assert observation.outcome.exit_code == 128 + signal.SIGSEGV
+    assert observation.outcome.failure == Failure(
         FailureKind.ALGORITHM, "the training process was killed by signal 11 (SIGSEGV)"
     )
 
@@ -76,9 +81,9 @@ def test_killed_by_a_signal_says_so(executor: LocalExecutor, tmp_path: Path) -> 
 def test_processes_left_behind_by_a_finished_job_are_killed(executor: LocalExecutor, tmp_path: Path) -> None:
     job = local_jobs.make_job(tmp_path, "(setsid sleep 1000 &); sleep 1001 & exit 0")
     observation = local_jobs.wait_finished(executor, executor.launch(job), 20)
-    assert observation.exit_code == 0
-    assert observation.stop_report is not None and observation.stop_report.kill_pids >= 2
-    assert observation.stop_report.survivors == ()
+    assert observation.outcome.exit_code == 0
+    assert observation.outcome.stop_report is not None and observation.outcome.stop_report.kill_pids >= 2
+    assert observation.outcome.stop_report.survivors == ()
     assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
 
 
@@ -90,8 +95,8 @@ def test_staging_failure_fails_without_spawning(executor: LocalExecutor, tmp_pat
     )
     observation = local_jobs.wait_finished(executor, executor.launch(job), 20)
     assert observation.phase is Phase.FINISHED
-    assert observation.failure is not None and "missing" in observation.failure.message
-    assert "train" in observation.failure.message
+    assert observation.outcome.failure is not None and "missing" in observation.outcome.failure.message
+    assert "train" in observation.outcome.failure.message
     assert observation.started_at is None
     assert not (tmp_path / "spawned").exists()
 
@@ -115,19 +120,54 @@ def test_launch_twice_starts_one_supervisor(executor: LocalExecutor, tmp_path: P
     second = LocalExecutor(tmp_path / "runs").launch(job)
     assert second == first
     assert local_jobs.supervisor_pid(second) == pid
-    supervisors = [p for p in _supervisor_pids() if first.ref["run_dir"] in _cmdline(p)]
-    assert supervisors == [pid]
+    assert _supervisors_of(first.ref["run_dir"]) == [pid]
 
 
-def test_observe_reports_lost_when_the_supervisor_is_killed(executor: LocalExecutor, tmp_path: Path) -> None:
+def test_a_killed_supervisor_is_succeeded_and_the_job_keeps_running(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """Issue 6: a supervisor lost while the job runs must not cost a healthy training process."""
+    job = local_jobs.make_job(tmp_path, 'echo $$ > "$TEST_DIR/pid"; exec sleep 1000')
+    handle = executor.launch(job)
+    local_jobs.wait_for_phase(executor, handle, (Phase.RUNNING,), 20)
+    job_pid = int(wait_until(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text(), 10))
+    first = local_jobs.supervisor_pid(handle)
+    os.kill(first, signal.SIGKILL)
+
+    def succeeded() -> bool:
+        executor.observe(handle)  # what the reconciler does when the watcher tells it of the loss
+        try:
+            return local_jobs.supervisor_pid(handle) != first
+        except FileNotFoundError:
+            return False  # between the lost one's record and the successor's
+
+    wait_until(succeeded, 10, message="a successor supervises")
+    observation = executor.observe(handle)
+    assert observation.phase is Phase.RUNNING and observation.started_at is not None
+    assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == [job_pid]
+    executor.request_stop(handle, local_jobs.stop_intent(grace_seconds=5.0))
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    assert observation.phase is Phase.FINISHED and observation.was_stopped
+    report = observation.outcome.stop_report
+    assert report is not None and report.term_pids == 1 and report.survivors == ()
+    # Not its child: the successor cannot learn the exit status, and says so instead of inventing one.
+    assert observation.outcome.exit_code is None
+    assert observation.outcome.model_uri is not None
+    assert local_jobs.status_of(handle)["adoptions"] == 1
+
+
+def test_observe_reports_lost_once_no_successor_may_start(executor: LocalExecutor, tmp_path: Path) -> None:
     job = local_jobs.make_job(tmp_path, "sleep 1000")
     handle = executor.launch(job)
     local_jobs.wait_for_phase(executor, handle, (Phase.RUNNING,), 20)
+    (Path(handle.ref["run_dir"]) / "successors").write_text(str(launcher.MAX_SUCCESSORS))
     os.kill(local_jobs.supervisor_pid(handle), signal.SIGKILL)
     observation = local_jobs.wait_for_phase(executor, handle, (Phase.LOST, Phase.FINISHED), 20)
     assert observation.phase is Phase.LOST
     assert observation.started_at is not None  # what was known before it vanished is kept
-    # The orphaned job is outside any supervisor now; the fixture's sweep removes it.
+    report = executor.kill_all(handle)
+    assert report.kill_pids == 1 and report.survivors == ()
+    assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
 
 
 LAUNCH_AND_DIE = textwrap.dedent(
@@ -167,9 +207,9 @@ def test_job_completes_after_the_launching_process_died(tmp_path: Path) -> None:
         local_jobs.wait_for_phase(reattached, handle, (Phase.RUNNING,), 20)
         (tmp_path / "go").touch()
         observation = local_jobs.wait_finished(reattached, handle, 20)
-        assert observation.phase is Phase.FINISHED and observation.exit_code == 0
-        assert observation.model_uri is not None
-        assert local_jobs.model_members(observation.model_uri)["m.txt"] == b"done\n"
+        assert observation.phase is Phase.FINISHED and observation.outcome.exit_code == 0
+        assert observation.outcome.model_uri is not None
+        assert local_jobs.model_members(observation.outcome.model_uri)["m.txt"] == b"done\n"
     finally:
         local_jobs.kill_leftovers(tmp_path / "runs")
 
@@ -199,16 +239,13 @@ def test_watch_reports_progress_by_job_id(executor: LocalExecutor, tmp_path: Pat
     assert not (tmp_path / "notify.sock").exists()
 
 
-def _supervisor_pids() -> list[int]:
+def _supervisors_of(run_dir: str) -> list[int]:
+    """Processes working in the run dir itself: supervisors, forked or started (jobs work in base/)."""
     pids = []
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and "trainplane.executors.local.supervisor" in _cmdline(int(entry.name)):
-            pids.append(int(entry.name))
+        try:
+            if entry.name.isdigit() and os.readlink(f"/proc/{entry.name}/cwd") == run_dir:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
     return pids
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (FileNotFoundError, ProcessLookupError):
-        return ""

@@ -75,15 +75,15 @@ def test_sigterm_reaches_handler_under_bash_c(executor: LocalExecutor, tmp_path:
     assert (tmp_path / "saved").exists()
     assert observation.phase is Phase.FINISHED
     assert observation.was_stopped
-    assert observation.exit_code == 128 + 15  # bash itself died of the SIGTERM
-    assert observation.failure is None
-    report = observation.stop_report
+    assert observation.outcome.exit_code == 128 + 15  # bash itself died of the SIGTERM
+    assert observation.outcome.failure is None
+    report = observation.outcome.stop_report
     assert report is not None and report.term_pids >= 2
     assert report.survivors == ()
     assert report.kill_sent_at is None  # everything exited inside the window
-    assert observation.model_uri is not None
-    assert local_jobs.model_members(observation.model_uri)["model.txt"] == b"saved on SIGTERM"
-    assert local_jobs.manifest_of(observation.model_uri)["reason"] == "user"
+    assert observation.outcome.model_uri is not None
+    assert local_jobs.model_members(observation.outcome.model_uri)["model.txt"] == b"saved on SIGTERM"
+    assert local_jobs.manifest_of(observation.outcome.model_uri)["reason"] == "user"
 
 
 STUBBORN = textwrap.dedent(
@@ -109,7 +109,7 @@ def test_ignored_sigterm_and_double_forked_daemon_are_killed_at_the_deadline(
     intent = local_jobs.stop_intent(grace_seconds=1.0)
     executor.request_stop(handle, intent)
     observation = local_jobs.wait_finished(executor, handle, 20)
-    report = observation.stop_report
+    report = observation.outcome.stop_report
     assert report is not None and report.kill_sent_at is not None
     late_seconds = (report.kill_sent_at - intent.deadline_at).total_seconds()
     assert -0.005 <= late_seconds <= 0.25, late_seconds
@@ -119,8 +119,8 @@ def test_ignored_sigterm_and_double_forked_daemon_are_killed_at_the_deadline(
     assert report.kill_pids >= 3
     assert report.survivors == ()
     assert local_jobs.processes_with_marker(marker) == []
-    assert observation.exit_code == 128 + 9
-    assert observation.was_stopped and observation.failure is None
+    assert observation.outcome.exit_code == 128 + 9
+    assert observation.was_stopped and observation.outcome.failure is None
     assert not (local_jobs.CGROUP_PARENT / job.id).exists()
     log = (Path(handle.ref["run_dir"]) / "supervisor.log").read_text()
     for event in ("event=stop_received", "event=sigterm_sent", "event=sigkill_sent"):
@@ -136,10 +136,10 @@ def test_stop_during_start_never_spawns(executor: LocalExecutor, tmp_path: Path)
     assert not (tmp_path / "spawned").exists()
     assert observation.phase is Phase.FINISHED
     assert observation.was_stopped
-    assert observation.started_at is None and observation.exit_code is None
-    assert observation.stop_report is not None and observation.stop_report.term_pids == 0
-    assert observation.model_uri is not None
-    assert local_jobs.manifest_of(observation.model_uri)["reason"] == "user"
+    assert observation.started_at is None and observation.outcome.exit_code is None
+    assert observation.outcome.stop_report is not None and observation.outcome.stop_report.term_pids == 0
+    assert observation.outcome.model_uri is not None
+    assert local_jobs.manifest_of(observation.outcome.model_uri)["reason"] == "user"
 
 
 def test_stop_right_after_launch_is_never_lost(executor: LocalExecutor, tmp_path: Path) -> None:
@@ -156,14 +156,14 @@ def test_checkpoint_complete_ends_the_window_early(executor: LocalExecutor, tmp_
     intent = local_jobs.stop_intent(grace_seconds=60)
     executor.request_stop(handle, intent)
     observation = local_jobs.wait_finished(executor, handle, 20)
-    report = observation.stop_report
+    report = observation.outcome.stop_report
     assert report is not None and report.kill_sent_at is not None
     assert report.kill_sent_at < intent.deadline_at
     assert (report.kill_sent_at - intent.requested_at).total_seconds() < 10
-    assert observation.has_complete_checkpoint
-    assert observation.model_uri is not None
-    assert local_jobs.model_members(observation.model_uri)["weights.bin"] == b"w" * 64
-    manifest = local_jobs.manifest_of(observation.model_uri)
+    assert observation.outcome.has_complete_checkpoint
+    assert observation.outcome.model_uri is not None
+    assert local_jobs.model_members(observation.outcome.model_uri)["weights.bin"] == b"w" * 64
+    manifest = local_jobs.manifest_of(observation.outcome.model_uri)
     assert manifest["has_complete_checkpoint"] is True and manifest["reason"] == "user"
     assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
 
@@ -178,7 +178,7 @@ def test_a_second_stop_request_changes_nothing(executor: LocalExecutor, tmp_path
     assert stop_file.read_bytes() == before
     observation = local_jobs.wait_finished(executor, handle, 20)
     assert observation.was_stopped
-    assert observation.stop_report is not None and observation.stop_report.term_pids >= 2
+    assert observation.outcome.stop_report is not None and observation.outcome.stop_report.term_pids >= 2
 
 
 def test_main_policy_signals_only_the_entrypoint(executor: LocalExecutor, tmp_path: Path) -> None:
@@ -192,10 +192,10 @@ def test_main_policy_signals_only_the_entrypoint(executor: LocalExecutor, tmp_pa
     executor.request_stop(handle, local_jobs.stop_intent(grace_seconds=30))
     observation = local_jobs.wait_finished(executor, handle, 20)
     assert (tmp_path / "main-got-term").exists()
-    report = observation.stop_report
+    report = observation.outcome.stop_report
     assert report is not None and report.term_pids == 1
     assert report.kill_pids >= 1  # the sleep never got SIGTERM; it dies with the entrypoint
-    assert observation.exit_code == 0 and observation.was_stopped
+    assert observation.outcome.exit_code == 0 and observation.was_stopped
     assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
 
 
@@ -207,5 +207,5 @@ def test_sigterm_to_the_supervisor_stops_the_job_as_preempted(
     os.kill(local_jobs.supervisor_pid(handle), signal.SIGTERM)
     observation = local_jobs.wait_finished(executor, handle, 20)
     assert observation.was_stopped and (tmp_path / "saved").exists()
-    assert observation.model_uri is not None
-    assert local_jobs.manifest_of(observation.model_uri)["reason"] == "preempted"
+    assert observation.outcome.model_uri is not None
+    assert local_jobs.manifest_of(observation.outcome.model_uri)["reason"] == "preempted"

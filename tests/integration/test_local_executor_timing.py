@@ -17,8 +17,8 @@ import pytest
 
 from tests.support import local_jobs
 from tests.support.waiting import wait_until
-from trainplane.executors.local import process_tree
 from trainplane.executors.local.launcher import LocalExecutor
+from trainplane.executors.supervisor import process_tree
 
 ROUNDS = 20
 
@@ -84,9 +84,11 @@ def test_stop_to_finished_for_a_job_exiting_on_sigterm(executor: LocalExecutor, 
         intent = local_jobs.stop_intent(grace_seconds=30)
         executor.request_stop(handle, intent)
         observation = local_jobs.wait_finished(executor, handle, 20)
-        assert observation.finished_at is not None and observation.stop_report is not None
-        assert observation.stop_report.term_sent_at is not None
-        term_samples.append((observation.stop_report.term_sent_at - intent.requested_at).total_seconds())
+        assert observation.finished_at is not None and observation.outcome.stop_report is not None
+        assert observation.outcome.stop_report.term_sent_at is not None
+        term_samples.append(
+            (observation.outcome.stop_report.term_sent_at - intent.requested_at).total_seconds()
+        )
         finish_samples.append((observation.finished_at - intent.requested_at).total_seconds())
     _report("stop_to_sigterm_sent", term_samples)
     assert _report("stop_to_finished", finish_samples) < 2000

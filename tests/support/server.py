@@ -7,11 +7,14 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 LISTENING = re.compile(r"trainplane listening on (http://\S+)")
 START_TIMEOUT_SECONDS = 30.0
+# Tests write outputs under the temp dir, and run their jobs as the test runner's user (root in CI).
+TEST_SETTINGS = ("--allowed-roots", tempfile.gettempdir(), "--allow-root-jobs")
 
 
 class ServerProcess:
@@ -35,6 +38,7 @@ class ServerProcess:
             "0",
             "--data-dir",
             str(self.data_dir),
+            *TEST_SETTINGS,
             *self.extra_args,
         ]
         self.process = subprocess.Popen(

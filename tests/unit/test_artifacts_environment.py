@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from trainplane.artifacts.environment import job_environment
 from trainplane.artifacts.layout import JobLayout
+from trainplane.domain import errors
 from trainplane.domain.job import Channel, JobSpec
 
 BASE = Path("/runs/job-1/base")
@@ -101,7 +104,7 @@ def test_training_env_holds_everything_as_one_json_document() -> None:
 
 def test_precedence_is_server_then_request_then_sagemaker_variables() -> None:
     spec = _spec(environment={"SHARED": "request", "SM_MODEL_DIR": "/elsewhere", "TRAINING_JOB_NAME": "x"})
-    env = _env(spec, base_env={"PATH": "/usr/bin", "SHARED": "server", "SM_CHANNEL_STALE": "/old"})
+    env = _env(spec, base_env={"PATH": "/usr/bin", "TZ": "UTC", "SM_CHANNEL_STALE": "/old"})
     assert env["PATH"] == "/usr/bin"
     assert env["SHARED"] == "request"
     assert env["SM_MODEL_DIR"] == str(BASE / "model")
@@ -114,8 +117,48 @@ def test_checkpoint_local_path_under_opt_ml_is_mapped_into_the_base_dir() -> Non
     assert _env(_spec(checkpoint_local_path="/opt/ml/checkpoints/run"))["SM_CHECKPOINT_DIR"] == str(
         BASE / "checkpoints/run"
     )
-    assert _env(_spec(checkpoint_local_path="/scratch/ckpt"))["SM_CHECKPOINT_DIR"] == "/scratch/ckpt"
-    assert _env(_spec(checkpoint_local_path="/opt/mlx"))["SM_CHECKPOINT_DIR"] == "/opt/mlx"
+
+
+@pytest.mark.parametrize(
+    "local_path",
+    [
+        "/scratch/ckpt",
+        "/opt/mlx",
+        "/opt/ml",
+        "/opt/ml/../../etc",
+        "checkpoints",
+        "../x",
+        "/opt/ml/model",
+        "/opt/ml/input/data",
+    ],
+)
+def test_a_checkpoint_local_path_outside_the_jobs_own_part_of_the_tree_is_refused(local_path: str) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        _env(_spec(checkpoint_local_path=local_path))
+    assert caught.value.field == "checkpoint_local_path"
+
+
+def test_the_server_environment_is_not_passed_on_beyond_the_allow_list() -> None:
+    base = {"PATH": "/usr/bin", "HOME": "/home/u", "LC_ALL": "C.UTF-8", "AWS_SECRET_ACCESS_KEY": "s"}
+    env = _env(base_env={**base, "TRAINPLANE_DATABASE_URL": "postgresql://u:pw@db/x", "SECRET": "x"})
+    assert {key: env[key] for key in base if key in env} == {
+        k: v for k, v in base.items() if k != "AWS_SECRET_ACCESS_KEY"
+    }
+    assert "TRAINPLANE_DATABASE_URL" not in env and "SECRET" not in env
+
+
+def test_the_largest_valid_hyperparameters_keep_every_variable_under_the_kernel_limits() -> None:
+    hyperparameters = {f"hp_{index:03d}": "x" * 2500 for index in range(100)}
+    env = _env(_spec(hyperparameters=hyperparameters))
+    sizes = [len(key) + len(value) + 2 for key, value in env.items()]
+    assert max(sizes) < 128 * 1024 and sum(sizes) < 1024 * 1024
+    assert env["SM_HP_HP_042"] == "x" * 2500
+    assert set(env["TRAINPLANE_OMITTED_ENV"].split(",")) >= {"SM_HPS", "SM_TRAINING_ENV"}
+
+
+def test_small_hyperparameters_keep_every_toolkit_variable() -> None:
+    env = _env()
+    assert "TRAINPLANE_OMITTED_ENV" not in env and json.loads(env["SM_HPS"])["epochs"] == 10
 
 
 def test_every_value_is_a_string() -> None:

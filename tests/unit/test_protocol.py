@@ -10,7 +10,7 @@ from trainplane import protocol, runtime
 from trainplane.api import native
 from trainplane.api.sagemaker import endpoint
 from trainplane.client import wire
-from trainplane.executors.local.run_dir import RunDir
+from trainplane.executors.supervisor.run_dir import RunDir
 
 
 def test_the_protocol_module_imports_nothing() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainplane.executors.local.stop_protocol import (
+from trainplane.executors.supervisor.stop_protocol import (
     BeginStop,
     Finish,
     Observations,

@@ -1,26 +1,57 @@
-"""The ASGI app built from a JobService: the SageMaker dialect on `POST /` plus native routes."""
+"""The ASGI app built from a JobService and an Authenticator: SageMaker on `POST /` plus native routes."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from trainplane import protocol
 from trainplane.api import limits, native
-from trainplane.api.sagemaker.endpoint import make_endpoint
+from trainplane.api.asgi import ClientDisconnected, Receive, Scope, Send
+from trainplane.api.auth.port import Authenticator
+from trainplane.api.auth.single_tenant import SingleTenant
+from trainplane.api.off_loop import Workers
+from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
 from trainplane.service.jobs import JobService
 
 
-def create_app(service: JobService) -> Starlette:
-    routes = [
-        Route("/", make_endpoint(service), methods=["POST"]),
-        Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
-        Route(protocol.LOG_ROUTE, native.make_logs_endpoint(service), methods=["GET"]),
-    ]
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(limits.BodyLimit)],
-        exception_handlers={HTTPException: native.http_error},
-    )
+class Application:
+    """Every body bounded first; then `POST /` goes straight to the SageMaker endpoint (every boto3
+    call), the rest through a router."""
+
+    def __init__(self, service: JobService, authenticator: Authenticator) -> None:
+        self.workers = Workers()
+        self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
+        routes = [
+            Route("/", self._sagemaker, methods=["POST"]),
+            Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
+            Route(protocol.LOG_ROUTE, native.make_logs_endpoint(service, authenticator), methods=["GET"]),
+        ]
+        self._router = Starlette(
+            routes=routes, exception_handlers={HTTPException: native.http_error}, lifespan=self._lifespan
+        )
+        self._bounded = limits.BodyLimit(self._dispatch)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._bounded(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
+            with contextlib.suppress(ClientDisconnected):
+                await self._sagemaker(scope, receive, send)
+            return
+        await self._router(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        self.workers.close()
+
+
+def create_app(service: JobService, authenticator: Authenticator | None = None) -> Application:
+    """The app; without an authenticator every request acts for the one default tenant."""
+    return Application(service, authenticator or SingleTenant())

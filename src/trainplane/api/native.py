@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from trainplane import protocol
 from trainplane.api import error_detail
+from trainplane.api.auth.port import Authenticator, RequestFacts
 from trainplane.domain import errors
 from trainplane.domain.status import JobKind
 from trainplane.service.jobs import JobService
@@ -102,12 +103,14 @@ def _kind(text: str) -> JobKind:
 
 
 def make_logs_endpoint(
-    service: JobService, tenant: str = "default"
+    service: JobService, authenticator: Authenticator
 ) -> Callable[[Request], Awaitable[Response]]:
     """`GET /trainplane/v1/{kind}-jobs/{name}/logs?offset=N&follow=true`."""
 
     async def logs(request: Request) -> Response:
+        facts = RequestFacts(request.method, request.url.path, dict(request.headers), b"")
         try:
+            tenant = (await run_in_threadpool(authenticator.authenticate, facts)).tenant
             kind = _kind(request.path_params["kind"])
             name = request.path_params["name"]
             offset = _offset(request.query_params.get("offset", "0"))

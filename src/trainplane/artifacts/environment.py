@@ -20,6 +20,18 @@ INSTANCE_GROUP = "homogeneousCluster"
 NETWORK_INTERFACE = "lo"  # a local job talks to itself only
 LOG_LEVEL = 20  # logging.INFO, the toolkit's default
 FRAMEWORK_PREFIX = "sagemaker_"  # hyperparameters the SageMaker SDK adds for the toolkit itself
+# What a job inherits from the server's environment; nothing else (no credentials, no TRAINPLANE_*).
+INHERITED_VARIABLES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "CUDA_VISIBLE_DEVICES"}
+)
+INHERITED_PREFIXES = ("LC_",)
+# The kernel refuses an exec whose single "KEY=value" string exceeds MAX_ARG_STRLEN (32 pages), or whose
+# whole argument and environment block exceeds ARG_MAX; stay well under both.
+MAX_VARIABLE_BYTES = 128 * 1024 - 1
+ENVIRONMENT_BUDGET_BYTES = 1024 * 1024
+# Dropped first when the budget is exceeded: each repeats what input/config/hyperparameters.json holds.
+OMISSIBLE_VARIABLES = ("SM_TRAINING_ENV", "SM_USER_ARGS", "SM_HPS")
+OMITTED_VARIABLE = "TRAINPLANE_OMITTED_ENV"
 
 
 def job_environment(
@@ -30,17 +42,49 @@ def job_environment(
     layout: JobLayout,
     base_env: Mapping[str, str],
 ) -> dict[str, str]:
-    """The process environment of a job: base_env < spec.environment < SM_*, TRAINING_JOB_*.
+    """The process environment of a job: inherited < spec.environment < SM_*, TRAINING_JOB_*.
 
-    SM_* variables inherited from base_env are dropped so a stale one never leaks into a job.
+    Only INHERITED_VARIABLES (and LC_*) come from base_env, the server's environment. Variables too
+    large for the kernel (see fit_kernel_limits) are left out and named in TRAINPLANE_OMITTED_ENV.
     """
-    env = {key: value for key, value in base_env.items() if not key.startswith("SM_")}
+    env = {key: value for key, value in base_env.items() if is_inherited(key)}
     env.update(spec.environment)
     env.update(_toolkit_variables(job_name, spec, layout))
     env["TRAINING_JOB_NAME"] = job_name
     env["TRAINING_JOB_ARN"] = job_arn
     env["SAGEMAKER_BASE_DIR"] = str(layout.base_dir)
+    return fit_kernel_limits(env)
+
+
+def is_inherited(name: str) -> bool:
+    return name in INHERITED_VARIABLES or name.startswith(INHERITED_PREFIXES)
+
+
+def fit_kernel_limits(env: dict[str, str]) -> dict[str, str]:
+    """Leave out the SM_* variables that would make exec fail with "Argument list too long".
+
+    Any SM_* variable over MAX_VARIABLE_BYTES goes; then the summaries in OMISSIBLE_VARIABLES, largest
+    first, until the whole block fits ENVIRONMENT_BUDGET_BYTES. The hyperparameters stay complete in
+    input/config/hyperparameters.json and in the SM_HP_<NAME> variables.
+    """
+    omitted = [
+        key for key, value in env.items() if key.startswith("SM_") and _size(key, value) > MAX_VARIABLE_BYTES
+    ]
+    for key in omitted:
+        del env[key]
+    for key in sorted(OMISSIBLE_VARIABLES, key=lambda name: -_size(name, env.get(name, ""))):
+        if sum(_size(k, v) for k, v in env.items()) <= ENVIRONMENT_BUDGET_BYTES:
+            break
+        if key in env:
+            del env[key]
+            omitted.append(key)
+    if omitted:
+        env[OMITTED_VARIABLE] = ",".join(sorted(omitted))
     return env
+
+
+def _size(key: str, value: str) -> int:
+    return len(key.encode()) + len(value.encode()) + 2  # "=" and the terminating NUL
 
 
 def write_config_files(*, spec: JobSpec, layout: JobLayout) -> None:

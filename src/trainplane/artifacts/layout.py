@@ -6,9 +6,44 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from trainplane.domain import errors, fields
 from trainplane.domain.job import JobSpec
 
 CONTAINER_BASE_DIR = PurePosixPath("/opt/ml")  # where SageMaker mounts the tree in a container
+DEFAULT_CHECKPOINT_DIR = CONTAINER_BASE_DIR / "checkpoints"
+LOCAL_PATH_FIELD = fields.CHECKPOINT_LOCAL_PATH
+# Parts of the tree trainplane writes itself: a checkpoint dir there would hide or replace them.
+_RESERVED = ("input", "model", "output")
+
+
+def checkpoint_subpath(local_path: str | None, field: str = LOCAL_PATH_FIELD) -> PurePosixPath:
+    """Where CheckpointConfig.LocalPath lies relative to the job's tree (/opt/ml mapped to base_dir).
+
+    Raises:
+        errors.Invalid: the path is not under /opt/ml once `..` is folded, is /opt/ml itself, or lies
+            in a part of the tree trainplane writes (input, model, output).
+    """
+    if not local_path:
+        return DEFAULT_CHECKPOINT_DIR.relative_to(CONTAINER_BASE_DIR)
+    if "\x00" in local_path:
+        raise errors.Invalid(field, "contains a NUL character")
+    posix = PurePosixPath(os.path.normpath(local_path))
+    if not posix.is_absolute() or CONTAINER_BASE_DIR not in posix.parents:
+        raise errors.Invalid(
+            field, f"{local_path!r} must be an absolute path under {CONTAINER_BASE_DIR}, the job's own tree"
+        )
+    relative = posix.relative_to(CONTAINER_BASE_DIR)
+    if relative.parts[0] in _RESERVED:
+        raise errors.Invalid(
+            field, f"{local_path!r} lies in {CONTAINER_BASE_DIR / relative.parts[0]}, which trainplane writes"
+        )
+    return relative
+
+
+def check_channel_name(field: str, name: str) -> None:
+    """Raises: errors.Invalid when `name` is not one plain directory name (no `/`, not `.` or `..`)."""
+    if not name or name in (".", "..") or "/" in name or "\x00" in name:
+        raise errors.Invalid(field, f"channel name {name[:64]!r} must be a plain directory name")
 
 
 @dataclass(frozen=True)
@@ -50,20 +85,17 @@ class JobLayout:
         return self.output_dir / "failure"
 
     def channel_dir(self, name: str) -> Path:
+        """Raises: errors.Invalid when the name would leave input/data (see check_channel_name)."""
+        check_channel_name(fields.CHANNELS, name)
         return self.data_dir / name
 
     def checkpoint_dir(self, spec: JobSpec) -> Path:
-        """Where the job writes checkpoints: CheckpointConfig.LocalPath, with /opt/ml mapped here."""
-        local_path = spec.checkpoint_local_path
-        if not local_path:
-            return self.base_dir / "checkpoints"
-        posix = PurePosixPath(os.path.normpath(local_path))
-        if posix == CONTAINER_BASE_DIR or CONTAINER_BASE_DIR in posix.parents:
-            return self.base_dir / posix.relative_to(CONTAINER_BASE_DIR)
-        if posix.is_absolute():
-            return Path(posix)
-        # SageMaker only accepts absolute paths; a relative one is kept inside the job's tree.
-        return self.base_dir / posix
+        """Where the job writes checkpoints: CheckpointConfig.LocalPath, with /opt/ml mapped here.
+
+        Raises:
+            errors.Invalid: LocalPath is outside the job's tree (see checkpoint_subpath).
+        """
+        return self.base_dir / checkpoint_subpath(spec.checkpoint_local_path)
 
     def create(self) -> None:
         """Create every directory of the tree (idempotent)."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from trainplane import protocol
-from trainplane.artifacts.layout import JobLayout
-from trainplane.artifacts.locations import to_local_path
+from trainplane.artifacts.layout import JobLayout, check_channel_name, checkpoint_subpath
+from trainplane.artifacts.locations import LocationPolicy
 from trainplane.artifacts.packaging import package_model
 from trainplane.domain.job import Job, StopIntent
 from trainplane.service.ports import PackagedModel
@@ -21,8 +21,17 @@ def _utc_now() -> datetime:
 class LocalArtifacts:
     """Checks locations and packages jobs that never ran; satisfies service.ports.Artifacts."""
 
-    def __init__(self, runs_dir: Path, *, now: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        runs_dir: Path,
+        *,
+        allowed_roots: Sequence[Path],
+        protected: Sequence[Path] = (),
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        """`allowed_roots`: where locations may lie; `protected`: the server's own files (runs_dir too)."""
         self._runs_dir = runs_dir
+        self._policy = LocationPolicy(allowed_roots, (runs_dir, *protected))
         self._now = now
 
     def layout(self, job: Job) -> JobLayout:
@@ -30,8 +39,16 @@ class LocalArtifacts:
         return JobLayout(base_dir=(self._runs_dir / job.id / protocol.JOB_BASE_DIR_NAME).absolute())
 
     def check_location(self, field: str, uri: str) -> None:
-        """Raises: errors.Invalid when `uri` is not an absolute path or a local file:// URI."""
-        to_local_path(field, uri)
+        """Raises: errors.Invalid when `uri` is malformed or outside the allowed roots (LocationPolicy)."""
+        self._policy.check(field, uri)
+
+    def check_job_path(self, field: str, path: str) -> None:
+        """Raises: errors.Invalid when CheckpointConfig.LocalPath would leave the job's own tree."""
+        checkpoint_subpath(path, field)
+
+    def check_channel_name(self, field: str, name: str) -> None:
+        """Raises: errors.Invalid when a channel name is not one plain directory name."""
+        check_channel_name(field, name)
 
     def package_unstarted(self, job: Job, intent: StopIntent) -> PackagedModel:
         """An empty model.tar.gz whose manifest says why and when the job was stopped.

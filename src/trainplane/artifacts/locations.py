@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from trainplane.domain import errors
@@ -59,3 +61,39 @@ def _from_file_uri(field: str, uri: str) -> pathlib.Path:
 def _normalised(path: str) -> pathlib.Path:
     # normpath folds "a/../b" and duplicate slashes; it never touches the file system.
     return pathlib.Path(os.path.normpath(path))
+
+
+class LocationPolicy:
+    """Which local directories requests may name: inside an allowed root, clear of the server's own files.
+
+    A location is normalised before the check (percent-decoding and `file://localhost` handled by
+    to_local_path, `..` folded, then symlinks resolved through the longest existing prefix), so no
+    spelling of a path outside the roots gets in. `protected` paths (the database, the runs dir) are
+    refused even inside a root, and so is any location that contains one of them.
+    """
+
+    def __init__(self, allowed_roots: Sequence[Path], protected: Sequence[Path] = ()) -> None:
+        self.allowed_roots = tuple(_resolved(root) for root in allowed_roots)
+        self.protected = tuple(_resolved(path) for path in protected)
+
+    def check(self, field: str, uri: str) -> Path:
+        """The resolved local path of `uri` if requests may use it.
+
+        Raises:
+            errors.Invalid: `uri` is malformed, outside every allowed root, or touches a protected path.
+        """
+        path = _resolved(to_local_path(field, uri))
+        for protected in self.protected:
+            if path == protected or protected in path.parents or path in protected.parents:
+                raise errors.Invalid(field, f"{path} holds or is inside the server's own data ({protected})")
+        if not any(path == root or root in path.parents for root in self.allowed_roots):
+            roots = ", ".join(str(root) for root in self.allowed_roots) or "none"
+            raise errors.Invalid(
+                field, f"{path} is outside the allowed roots ({roots}; setting TRAINPLANE_ALLOWED_ROOTS)"
+            )
+        return path
+
+
+def _resolved(path: Path) -> Path:
+    # realpath resolves every symlink of the existing prefix and keeps the rest as written.
+    return Path(os.path.realpath(os.path.normpath(path)))

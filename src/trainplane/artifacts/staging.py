@@ -7,6 +7,10 @@ downloaded copy. The checkpoint directory is a symlink to the durable checkpoint
 SageMaker's checkpoint semantics for free: existing checkpoints are visible at start (resume), and
 every write or delete lands in the durable location at once, so nothing is lost when the job is
 SIGKILLed.
+
+Staging never replaces or removes anything it did not create: every path it links lies inside the
+job's own tree (LocalPath and channel names are checked at create and again here), and the only things
+it replaces are its own symlinks and empty directories.
 """
 
 from __future__ import annotations
@@ -14,13 +18,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from trainplane.artifacts.layout import JobLayout
+from trainplane.artifacts.layout import LOCAL_PATH_FIELD, JobLayout, check_channel_name
 from trainplane.artifacts.locations import to_local_path
 from trainplane.domain import errors, fields
 from trainplane.domain.job import JobSpec
 
 CHECKPOINT_FIELD = fields.CHECKPOINT_LOCATION
-LOCAL_PATH_FIELD = fields.CHECKPOINT_LOCAL_PATH
 channel_field = fields.channel_source
 
 
@@ -35,35 +38,37 @@ def stage_inputs(spec: JobSpec, layout: JobLayout) -> None:
     """
     sources = _channel_sources(spec)
     layout.create()
-    for name, source in sources:
-        _stage_channel(layout.channel_dir(name), source)
+    for field, name, source in sources:
+        _stage_channel(field, layout.channel_dir(name), source)
     _stage_checkpoints(spec, layout)
 
 
-def _channel_sources(spec: JobSpec) -> list[tuple[str, Path]]:
+def _channel_sources(spec: JobSpec) -> list[tuple[str, str, Path]]:
     # Check every source before touching the tree, so a bad request leaves nothing half staged.
     sources = []
     for index, channel in enumerate(spec.channels, start=1):
+        check_channel_name(fields.channel_name(index), channel.name)
         field = channel_field(index)
         source = to_local_path(field, channel.source)
         if not source.exists():
             raise errors.Invalid(field, f"channel {channel.name!r}: {source} does not exist")
-        sources.append((channel.name, source))
+        sources.append((field, channel.name, source))
     return sources
 
 
-def _stage_channel(channel_dir: Path, source: Path) -> None:
+def _stage_channel(field: str, channel_dir: Path, source: Path) -> None:
     if source.is_dir():
-        _link(channel_dir, source)
+        _link(field, channel_dir, source)
         return
     if channel_dir.is_symlink():
         channel_dir.unlink()
     channel_dir.mkdir(parents=True, exist_ok=True)
-    _link(channel_dir / source.name, source)
+    _link(field, channel_dir / source.name, source)
 
 
 def _stage_checkpoints(spec: JobSpec, layout: JobLayout) -> None:
     local_dir = layout.checkpoint_dir(spec)
+    _check_inside(layout, local_dir)
     if spec.checkpoint_uri is None:
         local_dir.mkdir(parents=True, exist_ok=True)
         return
@@ -79,13 +84,28 @@ def _stage_checkpoints(spec: JobSpec, layout: JobLayout) -> None:
                 f"{local_dir} already holds files; it must be empty or absent to be linked to {durable_dir}",
             )
         local_dir.rmdir()
-    _link(local_dir, durable_dir)
+    _link(LOCAL_PATH_FIELD, local_dir, durable_dir)
 
 
-def _link(link: Path, target: Path) -> None:
-    """Point `link` at `target`, replacing an older link or file atomically."""
+def _check_inside(layout: JobLayout, local_dir: Path) -> None:
+    # The tree's own directories are real directories staging created, so resolving the parent
+    # must stay inside base_dir; anything else (a symlink planted in the tree) is refused.
+    base = Path(os.path.realpath(layout.base_dir))
+    parent = Path(os.path.realpath(local_dir.parent))
+    if parent != base and base not in parent.parents:
+        raise errors.Invalid(LOCAL_PATH_FIELD, f"{local_dir} resolves outside the job's tree ({parent})")
+
+
+def _link(field: str, link: Path, target: Path) -> None:
+    """Point `link` at `target`, replacing only an older link or an empty directory, atomically.
+
+    Raises:
+        errors.Invalid: `link` is a file or a non-empty directory (never staging's own).
+    """
     if link.is_symlink() and Path(os.readlink(link)) == target:
         return
+    if link.exists() and not link.is_symlink() and not (link.is_dir() and not any(link.iterdir())):
+        raise errors.Invalid(field, f"{link} exists and is not staging's own: refusing to replace it")
     link.parent.mkdir(parents=True, exist_ok=True)
     temporary = link.with_name(f".{link.name}.link-{os.getpid()}")
     if temporary.is_symlink():

@@ -56,5 +56,7 @@ def _wake_supervisor(pid_text: str) -> None:
         raise RuntimeError(f"{SUPERVISOR_PID_ENV}={pid_text!r} is not a process id")
     try:
         os.kill(pid, CHECKPOINT_COMPLETE_SIGNAL)
-    except ProcessLookupError:
-        pass  # the supervisor is gone; the marker file still records the fact for its successor
+    except (ProcessLookupError, PermissionError):
+        # The supervisor is gone, or runs as root while the job runs as --run-as-user: the marker
+        # file still records the fact, and the supervisor reads it at its next wake-up.
+        pass

@@ -138,6 +138,9 @@ def _check_channels(channels: Sequence[Channel]) -> None:
 def _check_locations(request: NewJob, artifacts: Artifacts) -> None:
     artifacts.check_location(fields.OUTPUT_LOCATION, request.output_uri)
     for index, channel in enumerate(request.channels, start=1):
+        artifacts.check_channel_name(fields.channel_name(index), channel.name)
         artifacts.check_location(fields.channel_source(index), channel.source)
     if request.checkpoint_uri is not None:
         artifacts.check_location(fields.CHECKPOINT_LOCATION, request.checkpoint_uri)
+    if request.checkpoint_local_path is not None:
+        artifacts.check_job_path(fields.CHECKPOINT_LOCAL_PATH, request.checkpoint_local_path)

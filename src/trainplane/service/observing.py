@@ -25,13 +25,7 @@ def stop_finished_event(reason: StopReason, *, spawned: bool) -> tuple[Event, st
 
 
 def with_packaged(job: Job, packaged: PackagedModel, exit_code: int | None) -> Job:
-    outcome = Outcome(
-        exit_code=exit_code,
-        model_uri=packaged.model_uri,
-        output_uri=packaged.output_uri,
-        has_complete_checkpoint=packaged.has_complete_checkpoint,
-    )
-    return dataclasses.replace(job, outcome=outcome)
+    return dataclasses.replace(job, outcome=dataclasses.replace(packaged, exit_code=exit_code))
 
 
 def with_failure(job: Job, failure: Failure) -> Job:
@@ -39,26 +33,14 @@ def with_failure(job: Job, failure: Failure) -> Job:
     return dataclasses.replace(job, outcome=dataclasses.replace(outcome, failure=failure))
 
 
-def _outcome(observation: Observation) -> Outcome:
-    return Outcome(
-        exit_code=observation.exit_code,
-        failure=observation.failure,
-        model_uri=observation.model_uri,
-        output_uri=observation.output_uri,
-        has_complete_checkpoint=observation.has_complete_checkpoint,
-        metrics=observation.metrics,
-        stop_report=observation.stop_report,
-    )
-
-
 def apply(job: Job, observation: Observation, now: datetime) -> Job:
     """`job` advanced through every step the observation shows it has passed; `job` itself if none."""
     updated = _adopt_engine_stop(_catch_up_start(job, observation, now), observation)
     if observation.phase is Phase.LOST:
-        lost = dataclasses.replace(updated, outcome=_outcome(observation))
+        lost = dataclasses.replace(updated, outcome=observation.outcome)
         return with_failure(lost, LOST).advance(Event.FAILED, now, LOST.message)
     if observation.phase is Phase.PACKAGING and updated.status is Secondary.TRAINING:
-        if observation.exit_code == 0 and not observation.was_stopped:
+        if observation.outcome.exit_code == 0 and not observation.was_stopped:
             at = observation.exited_at or now
             return updated.advance(Event.PROCESS_SUCCEEDED, at, "Training completed; uploading the model")
     if observation.phase is Phase.FINISHED:
@@ -103,11 +85,13 @@ def _adopt_engine_stop(job: Job, observation: Observation) -> Job:
 
 def _finish(job: Job, observation: Observation, now: datetime) -> Job:
     at = observation.finished_at or now
-    job = dataclasses.replace(job, outcome=_outcome(observation))
-    if job.status is Secondary.STOPPING and job.stop is not None:
+    outcome = observation.outcome
+    job = dataclasses.replace(job, outcome=outcome)
+    if job.status is Secondary.STOPPING and job.stop is not None and outcome.failure is None:
         event, message = stop_finished_event(job.stop.reason, spawned=observation.started_at is not None)
         return job.advance(event, at, message)
-    if observation.model_uri is not None and observation.exit_code == 0 and not observation.was_stopped:
+    # A stop whose model could not be written ends Failed: no status may claim a model that is not there.
+    if outcome.model_uri is not None and outcome.exit_code == 0 and not observation.was_stopped:
         if job.status is Secondary.TRAINING:
             job = job.advance(
                 Event.PROCESS_SUCCEEDED,
@@ -115,5 +99,5 @@ def _finish(job: Job, observation: Observation, now: datetime) -> Job:
                 "Training completed; uploading the model",
             )
         return job.advance(Event.MODEL_PACKAGED, at, "Training job completed")
-    failure = observation.failure or UNREPORTED
+    failure = outcome.failure or UNREPORTED
     return with_failure(job, failure).advance(Event.FAILED, at, failure.message)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from trainplane.domain.job import ExecutorHandle, Failure, Job, Metric, StopIntent, StopReport
+from trainplane.domain.job import ExecutorHandle, Job, Outcome, StopIntent, StopReport
 from trainplane.domain.status import JobKind, Primary
 
 
@@ -112,20 +112,18 @@ class Phase(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Observation:
+    """A launched job as its executor last reported it (for the local executor: the supervisor's
+    report, decoded once). The outcome is the job record's own type: nothing is copied field by field.
+    """
+
     phase: Phase
     staged_at: datetime | None = None
     started_at: datetime | None = None
     exited_at: datetime | None = None
     finished_at: datetime | None = None
-    exit_code: int | None = None
-    failure: Failure | None = None
-    model_uri: str | None = None
-    output_uri: str | None = None
-    has_complete_checkpoint: bool = False
-    was_stopped: bool = False  # the supervisor ran the stop protocol
+    was_stopped: bool = False  # the executor ran the stop protocol
     stop: StopIntent | None = None  # the stop the executor is carrying out (it may have started it)
-    metrics: tuple[Metric, ...] = ()
-    stop_report: StopReport | None = None
+    outcome: Outcome = field(default_factory=Outcome)  # as far as known: complete once the phase is FINISHED
 
 
 class Executor(Protocol):
@@ -163,16 +161,21 @@ class Executor(Protocol):
 # --- Artifacts ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PackagedModel:
-    model_uri: str
-    output_uri: str | None
-    has_complete_checkpoint: bool
+# A packaged model is an outcome with only the model fields set (one declaration of those fields).
+PackagedModel = Outcome
 
 
 class Artifacts(Protocol):
     def check_location(self, field: str, uri: str) -> None:
         """Raises: errors.Invalid when `uri` is not a location trainplane can read or write."""
+        ...
+
+    def check_job_path(self, field: str, path: str) -> None:
+        """Raises: errors.Invalid when CheckpointConfig.LocalPath would leave the job's own tree."""
+        ...
+
+    def check_channel_name(self, field: str, name: str) -> None:
+        """Raises: errors.Invalid when a channel name would leave input/data (`..`, `/`)."""
         ...
 
     def package_unstarted(self, job: Job, intent: StopIntent) -> PackagedModel:

@@ -189,7 +189,8 @@ class Reconciler:
         if observation.phase is Phase.LOST:
             # Nothing supervises the job any more: kill what it left before saying it failed.
             report = executor.kill_all(job.handle)
-            observation = dataclasses.replace(observation, stop_report=report)
+            outcome = dataclasses.replace(observation.outcome, stop_report=report)
+            observation = dataclasses.replace(observation, outcome=outcome)
         updated = observing.apply(job, observation, self._clock.now())
         if updated is not job:
             self._save(job, updated)

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from trainplane.api.memo import Memo
 from trainplane.api.sagemaker import translate
 from trainplane.domain import errors
+from trainplane.domain.job import Job
 from trainplane.domain.status import JobKind
 from trainplane.service.jobs import JobService, StopOutcome
 
 Body = Mapping[str, Any]
-Handler = Callable[[JobService, str, Body], dict[str, Any] | None]
+Result = dict[str, Any] | bytes | None  # bytes: the JSON body, already encoded
+Handler = Callable[[JobService, str, Body], Result]
+DESCRIBED_MEMO_ENTRIES = 1024
+# Describe's body is a pure function of the job (id, version) unless it reads the clock (translate).
+_described: Memo[tuple[str, int], bytes] = Memo(DESCRIBED_MEMO_ENTRIES)
 
 
 @dataclass(frozen=True)
 class Operation:
     handler: Handler
-    is_read_only: bool  # read-only handlers run on the event loop; writes go to the thread pool
+    # Every handler runs off the event loop; reads and writes in separate pools (api.off_loop), so
+    # slow reads never hold up a stop.
+    is_read_only: bool
 
 
 def create_training_job(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
@@ -27,9 +36,22 @@ def create_training_job(service: JobService, tenant: str, body: Body) -> dict[st
     return {"TrainingJobArn": job.arn}
 
 
-def describe_training_job(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
+def describe_training_job(service: JobService, tenant: str, body: Body) -> bytes:
     job = service.describe(tenant, JobKind.TRAINING, body["TrainingJobName"])
-    return translate.describe_training_job(job, datetime.now(UTC))
+    if _reads_clock(job):
+        return _json(translate.describe_training_job(job, datetime.now(UTC)))
+    return _described.get(
+        (job.id, job.version), lambda: _json(translate.describe_training_job(job, job.last_modified_at))
+    )
+
+
+def _reads_clock(job: Job) -> bool:
+    """Whether translate.describe_training_job needs `now`: a finished job that never recorded an end."""
+    return job.is_terminal and job.started_at is not None and job.ended_at is None
+
+
+def _json(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def list_training_jobs(service: JobService, tenant: str, body: Body) -> dict[str, Any]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from trainplane import config
 from trainplane.cli import shared_options
+from trainplane.cli.arguments import UsageError
+from trainplane.domain import errors
 
 _DEFAULTS = config.Settings()
 
@@ -22,41 +24,58 @@ def register(subparsers: Any) -> None:
         help="run the trainplane server",
         description="Run the trainplane server in the foreground (Ctrl-C to stop; jobs keep running).",
     )
-    _option(parser, "--host", "host", str, "interface to listen on")
-    _option(parser, "--port", "port", int, "TCP port to listen on")
-    _option(parser, "--data-dir", "data_dir", Path, "where the database and job runs live")
+    _option(parser, "--host", "host", "interface to listen on")
+    _option(parser, "--port", "port", "TCP port to listen on")
+    _option(parser, "--data-dir", "data_dir", "where the database and job runs live")
     _option(
         parser,
         "--stop-grace-seconds",
         "stop_grace_seconds",
-        float,
         "default seconds between SIGTERM and SIGKILL when a job is stopped",
     )
     _option(
         parser,
         "--images",
         "images",
-        str,
         'image map as JSON or @path: {pattern: {"command": [...], "environment": {...}}}',
     )
     _option(
         parser,
         "--max-active-jobs",
         "max_active_jobs",
-        int,
         "most jobs not yet finished per tenant; more is ResourceLimitExceeded (0: no limit)",
     )
-    _option(parser, "--log-level", "log_level", str, "debug|info|warning|error")
+    _option(parser, "--log-level", "log_level", "debug|info|warning|error")
+    _option(
+        parser,
+        "--allowed-roots",
+        "allowed_roots",
+        "directories (besides the data dir) that output, checkpoint and channel locations may lie in, "
+        "separated by ':' or ','",
+    )
+    _option(parser, "--run-as-user", "run_as_user", "user (name or uid) jobs run as")
+    _option(parser, "--run-as-group", "run_as_group", "group (name or gid) jobs run as")
+    parser.add_argument(
+        "--allow-root-jobs",
+        dest="allow_root_jobs",
+        action="store_const",
+        const=True,
+        default=None,
+        help=shared_options.env_help(
+            "let jobs run as root (a root server without --run-as-user refuses to start otherwise)",
+            config.env_name("allow_root_jobs"),
+        ),
+    )
     parser.set_defaults(handler=run)
 
 
-def _option(parser: argparse.ArgumentParser, flag: str, field: str, kind: type, text: str) -> None:
-    # Default None: an unset option leaves the env var (or the Settings default) in charge.
+def _option(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -> None:
+    # Default None: an unset option leaves the env var (or the Settings default) in charge. Values
+    # stay strings here and are typed by config.coerce, so a bad one is one line, like a bad env var.
     default = getattr(_DEFAULTS, field)
     parser.add_argument(
         flag,
         dest=field,
-        type=kind,
         default=None,
         help=shared_options.env_help(text, config.env_name(field), default if default != "" else None),
     )
@@ -68,24 +87,36 @@ def run(args: argparse.Namespace, transport: httpx.BaseTransport | None) -> int:
     Raises:
         errors.Invalid: a setting is malformed (config validates it).
     """
-    from trainplane import server  # only `serve` pulls in the server stack
+    try:
+        settings = config.from_env(os.environ, **_typed_options(args))
+        config.validate(settings)
+    except errors.Invalid as exc:
+        raise UsageError(exc.message) from None
+    from trainplane import server  # only `serve` pulls in the server stack, once settings are good
 
-    overrides = {
-        field: getattr(args, field)
-        for field in (
-            "host",
-            "port",
-            "data_dir",
-            "stop_grace_seconds",
-            "images",
-            "max_active_jobs",
-            "log_level",
-        )
-    }
-    settings = config.from_env(os.environ, **overrides)
     try:
         server.serve(settings)
+    except server.DataDirInUse as exc:
+        raise UsageError(str(exc)) from None
+    except server.StoreMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # port taken, data dir unwritable: the operator's to fix, not a bug
         print(f"error: cannot serve on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _typed_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Raises: errors.Invalid: an option's value is not of its setting's type."""
+    typed: dict[str, Any] = {}
+    for setting in dataclasses.fields(config.Settings):
+        raw = getattr(args, setting.name, None)
+        if raw is None or isinstance(raw, bool):
+            typed[setting.name] = raw
+            continue
+        try:
+            typed[setting.name] = config.coerce(str(setting.type), raw)
+        except ValueError as exc:
+            raise errors.Invalid(config.setting_name(setting.name), f"{raw[:80]!r}: {exc}") from None
+    return typed

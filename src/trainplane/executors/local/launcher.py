@@ -1,7 +1,8 @@
 """LocalExecutor: the control plane's side of the local executor (satisfies ports.Executor).
 
-It writes launch.json and stop.json, starts the detached supervisor, wakes it, and reads its
-status.json back. It never waits on the job: the supervisor owns the job and the kill deadline.
+It writes launch.json and stop.json, starts the detached supervisor (executors/supervisor), wakes
+it, and reads its report back. It never waits on the job: the supervisor owns the job and its
+deadlines. When a supervisor is lost before its final report, a successor supervisor adopts the job.
 """
 
 from __future__ import annotations
@@ -15,21 +16,27 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from trainplane.artifacts.environment import job_environment
 from trainplane.artifacts.layout import JobLayout
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
-from trainplane.executors.local import notify, process_tree, run_dir, status_file
-from trainplane.executors.local.observation import observation_from_status
+from trainplane.executors.local import notify
+from trainplane.executors.local.fork_server import ForkServerClient
 from trainplane.executors.local.process_watcher import ProcessWatcher
+from trainplane.executors.supervisor import process_tree, run_dir, status_file
+from trainplane.executors.supervisor import report as reports
+from trainplane.executors.supervisor.supervisor import SUCCESSOR_FLAG
 from trainplane.service.ports import Observation, Phase
 
 _log = logging.getLogger(__name__)
 LOST_KILL_WAIT_SECONDS = 2.0  # how long cgroup.kill may take to empty a lost job's leaf
+MAX_SUCCESSORS = 3  # successor supervisors per job: one that cannot even start must not loop forever
+SUPERVISOR_MODULE = "trainplane.executors.supervisor.supervisor"
 WAKE_SIGNAL = signal.SIGUSR2  # "stop.json changed"; the supervisor treats SIGTERM as a preemption
 
 
@@ -44,9 +51,16 @@ class LocalExecutor:
         *,
         python_executable: str = sys.executable,
         notify_socket_path: Path | None = None,
+        use_fork_server: bool = True,
+        run_as: Mapping[str, Any] | None = None,
     ) -> None:
+        """`run_as`: {"uid", "gid", "user", "home"} jobs run as; None: the server's own user."""
         self._runs_dir = runs_dir
+        self._run_as = None if run_as is None else dict(run_as)
         self._python = python_executable
+        self._fork_server = (
+            ForkServerClient(python_executable, runs_dir / "fork-server.log") if use_fork_server else None
+        )
         self._notify_path = notify_socket_path
         self._listener: notify.Listener | None = None
         self._watcher = ProcessWatcher()  # reaps our supervisors and hears when any one vanishes
@@ -67,8 +81,27 @@ class LocalExecutor:
                 return handle
             directory.pid_file.unlink(missing_ok=True)  # a dead supervisor's record, if any
             self._write_launch_file(job, directory)
-            self._spawn_supervisor(job, directory)
+            self._spawn_supervisor(job.id, directory)
         return handle
+
+    def _start_successor(self, directory: run_dir.RunDir, handle: ExecutorHandle) -> bool:
+        """Start a supervisor that adopts the job of a lost one; False when none may be started."""
+        job_id = handle.ref["job_id"]
+        with _locked(directory.lock_file):
+            if _is_supervisor_alive(directory):
+                return True  # another caller started one meanwhile
+            started = _count_successors(directory)
+            if started >= MAX_SUCCESSORS:
+                return False
+            directory.successors_file.write_text(str(started + 1))
+            directory.pid_file.unlink(missing_ok=True)
+            _log.warning("event=supervisor_lost job=%s successor=%d", job_id, started + 1)
+            try:
+                self._spawn_supervisor(job_id, directory, SUCCESSOR_FLAG)
+            except errors.Unavailable:
+                _log.exception("event=successor_failed job=%s", job_id)
+                return False
+        return True
 
     def request_stop(self, handle: ExecutorHandle, intent: StopIntent) -> None:
         """Persist the stop intent (first one wins: a deadline is never extended), then wake."""
@@ -91,31 +124,35 @@ class LocalExecutor:
 
     def observe(self, handle: ExecutorHandle) -> Observation:
         directory = _run_dir(handle)
-        status = status_file.read(directory.status_file)
-        if status is not None and status.get("phase") == Phase.FINISHED.value:
-            return observation_from_status(status)
-        if _is_supervisor_alive(directory):
-            return Observation(Phase.PENDING) if status is None else observation_from_status(status)
-        # The supervisor may have written its final status just before exiting: read once more.
-        status = status_file.read(directory.status_file)
-        if status is not None and status.get("phase") == Phase.FINISHED.value:
-            return observation_from_status(status)
-        lost = Observation(Phase.LOST) if status is None else observation_from_status(status)
-        return _as_lost(lost)
+        last = reports.read(directory)
+        if last is not None and last.phase is Phase.FINISHED:
+            return last.observation
+        record = run_dir.read_record(directory)
+        if record is not None and run_dir.is_alive(record):
+            self._watcher.watch(record.pid, handle.ref["job_id"])  # hear at once if it vanishes
+            return Observation(Phase.PENDING) if last is None else last.observation
+        # The supervisor may have written its final report just before exiting: read once more.
+        last = reports.read(directory)
+        if last is not None and last.phase is Phase.FINISHED:
+            return last.observation
+        if last is not None and last.process is not None and self._start_successor(directory, handle):
+            return last.observation
+        lost = Observation(Phase.LOST) if last is None else last.observation
+        return dataclasses.replace(lost, phase=Phase.LOST)
 
     def kill_all(self, handle: ExecutorHandle) -> StopReport:
         """Kill what a lost supervisor left in the job's cgroup leaf (pain 4: orphans hold GPUs)."""
         directory = _run_dir(handle)
         if _is_supervisor_alive(directory):
             raise errors.Conflict("the job's supervisor is alive: stop the job instead")
-        status = status_file.read(directory.status_file) or {}
-        if not status.get("cgroup"):
+        last = reports.read(directory)
+        process = None if last is None else last.process
+        if process is None or process.cgroup is None:
             # Without a cgroup nothing reliably names the job's processes once its subreaper died.
-            main_pid = status.get("main_pid")
-            if isinstance(main_pid, int) and Path(f"/proc/{main_pid}").exists():
-                return StopReport(survivors=(main_pid,))
+            if process is not None and Path(f"/proc/{process.main_pid}").exists():
+                return StopReport(survivors=(process.main_pid,))
             return StopReport()
-        cgroup = process_tree.JobCgroup(Path(status["cgroup"]))
+        cgroup = process_tree.JobCgroup(Path(process.cgroup))
         pids = cgroup.pids()
         now = datetime.now(UTC)
         if pids:
@@ -142,19 +179,26 @@ class LocalExecutor:
     def watch(self, on_change: Callable[[str], None]) -> None:
         """Listen on the notify socket (no-op without one: the reconciler's polling suffices)."""
         self._watcher.set_on_exit(on_change)
+        self._start_fork_server()  # now, so the first job does not wait for it
         if self._notify_path is None or self._listener is not None:
             return
         self._listener = notify.Listener(self._notify_path, on_change)
 
     def close(self) -> None:
+        if self._fork_server is not None:
+            self._fork_server.close()  # it exits; the supervisors it forked run on
         if self._listener is not None:
             self._listener.close()
             self._listener = None
 
     def _write_launch_file(self, job: Job, directory: run_dir.RunDir) -> None:
         layout = JobLayout(directory.base_dir)
+        base_env = dict(os.environ)  # job_environment keeps only its allow-list of it
+        if self._run_as is not None:
+            user, home = self._run_as["user"], self._run_as["home"]
+            base_env.update(HOME=home, USER=user, LOGNAME=user)
         environment = job_environment(
-            job_name=job.name, job_arn=job.arn, spec=job.spec, layout=layout, base_env=os.environ
+            job_name=job.name, job_arn=job.arn, spec=job.spec, layout=layout, base_env=base_env
         )
         status_file.write_atomic(
             directory.launch_file,
@@ -165,11 +209,41 @@ class LocalExecutor:
                 "spec": documents.spec_to_dict(job.spec),
                 "environment": environment,
                 "notify_socket_path": None if self._notify_path is None else str(self._notify_path),
+                "run_as": self._run_as,
             },
         )
 
-    def _spawn_supervisor(self, job: Job, directory: run_dir.RunDir) -> None:
-        command = [self._python, "-m", "trainplane.executors.local.supervisor", str(directory.path)]
+    def _spawn_supervisor(self, job_id: str, directory: run_dir.RunDir, *flags: str) -> None:
+        pid = self._fork_supervisor(directory, flags)
+        is_child = pid is None
+        if pid is None:
+            pid = self._popen_supervisor(directory, flags)
+        # Recorded now, not only by the supervisor, so a crash right after this never spawns a second
+        # one. Exclusive: if the supervisor already wrote its "ready" record, that one stands.
+        run_dir.write_record(directory, pid, is_ready=False, is_exclusive=True)
+        _log.info("event=supervisor_spawned job=%s pid=%d forked=%s", job_id, pid, not is_child)
+        self._watcher.watch(pid, job_id, is_child=is_child)
+
+    def _fork_supervisor(self, directory: run_dir.RunDir, flags: tuple[str, ...]) -> int | None:
+        """A supervisor forked by the pre-imported fork server; None when it is unavailable."""
+        if self._fork_server is None:
+            return None
+        for _ in range(2):  # a fork server that died is restarted once
+            self._start_fork_server()
+            try:
+                return self._fork_server.spawn(directory.path, flags)
+            except OSError:
+                _log.exception("event=fork_server_failed")
+        return None
+
+    def _start_fork_server(self) -> None:
+        if self._fork_server is not None:
+            pid = self._fork_server.start()
+            if pid is not None:
+                self._watcher.watch(pid, None, is_child=True)
+
+    def _popen_supervisor(self, directory: run_dir.RunDir, flags: tuple[str, ...]) -> int:
+        command = [self._python, "-m", SUPERVISOR_MODULE, str(directory.path), *flags]
         try:
             with directory.supervisor_log.open("ab") as log:
                 child = subprocess.Popen(
@@ -182,12 +256,8 @@ class LocalExecutor:
                 )
         except OSError as exc:
             raise errors.Unavailable(f"the local supervisor could not start: {exc}") from exc
-        # Recorded now, not only by the supervisor, so a crash right after this never spawns a second
-        # one. Exclusive: if the supervisor already wrote its "ready" record, that one stands.
-        run_dir.write_record(directory, child.pid, is_ready=False, is_exclusive=True)
-        _log.info("event=supervisor_spawned job=%s pid=%d", job.id, child.pid)
         child.returncode = 0  # the watcher reaps it: Popen must never wait for it again
-        self._watcher.watch(child.pid, job.id, is_child=True)
+        return child.pid
 
 
 def _run_dir(handle: ExecutorHandle) -> run_dir.RunDir:
@@ -203,8 +273,11 @@ def _is_supervisor_alive(directory: run_dir.RunDir) -> bool:
     return record is not None and run_dir.is_alive(record)
 
 
-def _as_lost(observation: Observation) -> Observation:
-    return dataclasses.replace(observation, phase=Phase.LOST)
+def _count_successors(directory: run_dir.RunDir) -> int:
+    try:
+        return int(directory.successors_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return 0
 
 
 @contextlib.contextmanager

@@ -1,11 +1,11 @@
-"""Progress hints over an AF_UNIX datagram socket: supervisors send a job id, the server listens.
+"""Progress hints over an AF_UNIX datagram socket: supervisors send a job id (report.send_hint),
+the server listens.
 
 A hint only lowers latency; status.json stays the truth, so every error on the way is ignored.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import threading
@@ -14,14 +14,6 @@ from pathlib import Path
 
 _log = logging.getLogger(__name__)
 _MAX_DATAGRAM_BYTES = 4096
-
-
-def send(socket_path: Path, job_id: str) -> None:
-    """Send `job_id` to the listener; silently nothing when the server is down or busy."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        with contextlib.suppress(OSError):
-            sock.sendto(job_id.encode(), str(socket_path))
 
 
 class Listener:

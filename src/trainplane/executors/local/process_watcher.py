@@ -21,7 +21,7 @@ _log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Watched:
     pid: int
-    key: str  # what on_exit is told (a job id)
+    key: str | None  # what on_exit is told (a job id); None: tell nobody
     is_child: bool  # ours to reap
 
 
@@ -42,7 +42,7 @@ class ProcessWatcher:
     def set_on_exit(self, on_exit: Callable[[str], None]) -> None:
         self._on_exit = on_exit
 
-    def watch(self, pid: int, key: str, *, is_child: bool = False) -> bool:
+    def watch(self, pid: int, key: str | None, *, is_child: bool = False) -> bool:
         """Watch `pid` (once); False if it is already gone."""
         with self._lock:
             if pid in self._watched_pids or self._is_closed:
@@ -100,6 +100,8 @@ class ProcessWatcher:
                 os.waitpid(watched.pid, os.WNOHANG)
         with self._lock:
             self._watched_pids.discard(watched.pid)
+        if watched.key is None:
+            return
         try:
             self._on_exit(watched.key)
         except Exception:  # the edge: a failing callback must not end the watcher

@@ -3,7 +3,8 @@
 <runs_dir>/<job_id>/launch.json      what to run (written by launch, before spawning)
                     supervisor.pid   {"pid", "start_ticks", "is_ready"}: which process supervises
                     stop.json        the stop intent (written once by the control plane)
-                    status.json      the supervisor's reports (atomic replace)
+                    status.json      the supervisor's report (report.py; atomic replace)
+                    successors       how many successor supervisors adopted the job
                     job.log          the job's stdout and stderr
                     supervisor.log   the supervisor's own log
                     control/         TRAINPLANE_CONTROL_DIR (checkpoint-complete handshake)
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainplane import protocol
-from trainplane.executors.local import process_tree, status_file
+from trainplane.executors.supervisor import process_tree, status_file
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class RunDir:
     @property
     def supervisor_log(self) -> Path:
         return self.path / "supervisor.log"
+
+    @property
+    def successors_file(self) -> Path:
+        return self.path / "successors"
 
     @property
     def lock_file(self) -> Path:

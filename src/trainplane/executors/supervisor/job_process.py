@@ -1,24 +1,29 @@
 """The supervised job's processes: stage, spawn, SIGTERM per policy, SIGKILL everything and verify.
 
-Used by the supervisor only. Every process of the job is found through its cgroup v2 leaf (where
-writable) and as a descendant of the supervisor, which is a child subreaper, so double-forked and
-reparented processes are caught either way.
+Used by the supervisor only. Every process of the job is found through its cgroup v2 leaf where one
+could be made, else as a descendant of the supervisor (a child subreaper), so double-forked and
+reparented processes are caught either way. It returns facts (`started_at`, `stop_report`, ...); the
+supervisor alone turns them into the report.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from trainplane import protocol
 from trainplane.domain import documents, errors
-from trainplane.domain.job import Failure, FailureKind
-from trainplane.executors.local import process_tree, run_dir
+from trainplane.domain.job import Failure, FailureKind, StopReport
+from trainplane.executors.supervisor import process_tree, run_dir
+from trainplane.executors.supervisor.report import ProcessRecord
 
 _log = logging.getLogger(__name__)
 KILL_VERIFY_SECONDS = 2.0  # how long SIGKILLed processes get to disappear before they count as survivors
@@ -35,23 +40,42 @@ class JobProcess:
         self,
         directory: run_dir.RunDir,
         launch: Mapping[str, Any],
-        status: dict[str, Any],
         wait_for_wakeup: WaitFn,
     ) -> None:
         self._dir = directory
         self._launch = launch
         self._job_id: str = launch["job_id"]
         self.spec = documents.spec_from_dict(launch["spec"])
-        self._status = status
         self._wait = wait_for_wakeup
         self._cgroup: process_tree.JobCgroup | None = None
         self._main_pid: int | None = None
+        self._main_start_ticks: int | None = None
+        self.is_adopted = False  # started by a lost supervisor: not our child, its exit status unknowable
         self.wait_status: int | None = None  # os.waitpid status of the entrypoint
+        self.has_main_exited = False
         self.spawned_at: float | None = None  # monotonic instant the entrypoint started
+        self.started_at: datetime | None = None
+        self.exited_at: datetime | None = None
         self.spawn_error: Failure | None = None
         self.is_staged = False
         self.staging_error: Failure | None = None
-        self.report: dict[str, Any] = {"term_pids": 0, "kill_pids": 0, "survivors": []}
+        self.stop_report = StopReport()
+
+    def adopt(self, record: ProcessRecord, stop_report: StopReport | None, started_at: datetime) -> None:
+        """Take over a job whose supervisor was lost: its pids, cgroup and the counts so far."""
+        self.is_adopted = self.is_staged = True
+        self._main_pid, self._main_start_ticks = record.main_pid, record.main_start_ticks
+        self._cgroup = None if record.cgroup is None else process_tree.JobCgroup(Path(record.cgroup))
+        self.stop_report = stop_report or StopReport()
+        self.started_at = started_at
+        self.spawned_at = time.monotonic() - max(0.0, time.time() - started_at.timestamp())
+
+    @property
+    def process_record(self) -> ProcessRecord | None:
+        if self._main_pid is None:
+            return None
+        cgroup = None if self._cgroup is None else str(self._cgroup.path)
+        return ProcessRecord(self._main_pid, self._main_start_ticks, cgroup)
 
     def stage(self) -> None:
         """Stage inputs and write the config files; a failure is kept as the failure reason."""
@@ -60,9 +84,16 @@ class JobProcess:
         from trainplane.artifacts.staging import stage_inputs
 
         layout = JobLayout(self._dir.base_dir)
+        durable = _checkpoint_location(self.spec.checkpoint_uri)
+        is_new_durable = durable is not None and not durable.exists()
         try:
             stage_inputs(self.spec, layout)
             write_config_files(spec=self.spec, layout=layout)
+            run_as = self._launch.get("run_as")
+            if run_as:  # the job's own tree (and a checkpoint dir staging made) becomes the job user's
+                self._dir.control_dir.mkdir(exist_ok=True)
+                owned = [layout.base_dir, self._dir.control_dir]
+                _hand_over(owned + ([durable] if durable and is_new_durable else []), run_as)
         except errors.Invalid as exc:
             self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.message}")
         except OSError as exc:
@@ -81,6 +112,7 @@ class JobProcess:
         self._cgroup = process_tree.JobCgroup.create(self._job_id)
         procs_fd = None if self._cgroup is None else self._cgroup.open_procs()
         log_fd = os.open(self._dir.job_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        run_as = self._launch.get("run_as") or {}
         try:
             child = subprocess.Popen(
                 list(self.spec.command),
@@ -91,6 +123,9 @@ class JobProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # the job never receives signals meant for us
                 preexec_fn=None if procs_fd is None else _enter_cgroup(procs_fd),
+                user=run_as.get("uid"),
+                group=run_as.get("gid"),
+                extra_groups=[] if run_as and os.getuid() == 0 else None,  # drop the server's groups
             )
         except (OSError, ValueError) as exc:  # no such program, empty command, bad cwd
             self.spawn_error = Failure(FailureKind.ALGORITHM, f"the training process could not start: {exc}")
@@ -103,23 +138,40 @@ class JobProcess:
         # We reap with waitpid(-1) ourselves; tell Popen so it never warns or waits again.
         child.returncode = 0
         self.spawned_at = time.monotonic()
+        self.started_at = datetime.now(UTC)
         self._main_pid = child.pid
-        self._status.update(
-            phase="running",
-            started_at=time.time(),
-            main_pid=child.pid,
-            cgroup=None if self._cgroup is None else str(self._cgroup.path),
-        )
+        self._main_start_ticks = process_tree.start_ticks(child.pid)
         _log.info("event=job_spawned job=%s pid=%d cgroup=%s", self._job_id, child.pid, self._cgroup)
 
     def reap(self) -> bool:
         """Collect exited children; True once the entrypoint is gone (or never started)."""
         for pid, wait_status in process_tree.reap_children():
             if pid == self._main_pid:
-                self.wait_status = wait_status
-                self._status["exited_at"] = time.time()
-                _log.info("event=job_exited job=%s %s", self._job_id, describe_exit(wait_status))
-        return self.wait_status is not None or self.spawn_error is not None
+                self._main_gone(wait_status)
+        if self.is_adopted and not self.has_main_exited and not self._is_main_running():
+            self._main_gone(None)  # not our child: gone, with an exit status nobody can know
+        return self.has_main_exited or self.spawn_error is not None
+
+    def _main_gone(self, wait_status: int | None) -> None:
+        self.wait_status = wait_status
+        self.has_main_exited = True
+        self.exited_at = datetime.now(UTC)
+        shown = "unknown" if wait_status is None else describe_exit(wait_status)
+        _log.info("event=job_exited job=%s %s", self._job_id, shown)
+
+    def _is_main_running(self) -> bool:
+        if self._main_pid is None or self._main_start_ticks is None:
+            return self._main_pid is not None and process_tree.start_ticks(self._main_pid) is not None
+        return process_tree.is_running(self._main_pid, self._main_start_ticks)
+
+    def main_pidfd(self) -> int | None:
+        """A pidfd that turns readable when the adopted entrypoint ends (we get no SIGCHLD for it)."""
+        if not self.is_adopted or self._main_pid is None or not self._is_main_running():
+            return None
+        try:
+            return os.pidfd_open(self._main_pid)
+        except ProcessLookupError:
+            return None
 
     def members(self) -> set[int]:
         """Every live process of the job: its cgroup leaf, else the supervisor's descendants.
@@ -129,27 +181,33 @@ class JobProcess:
         """
         if self._cgroup is not None:
             return self._cgroup.pids()
+        if self.is_adopted:
+            # Orphans of the lost supervisor went to PID 1: only the entrypoint's own tree is known.
+            main = {self._main_pid} if self._main_pid is not None and self._is_main_running() else set()
+            return main | (process_tree.descendants(self._main_pid) if main and self._main_pid else set())
         return process_tree.descendants(os.getpid())
 
     def send_term(self) -> None:
         """SIGTERM per the signal policy: the whole job ("group") or the entrypoint ("main")."""
         if self.spec.signal_policy == "main":
-            targets = set() if self._main_pid is None or self.wait_status is not None else {self._main_pid}
+            targets = set() if self._main_pid is None or self.has_main_exited else {self._main_pid}
             reached = process_tree.signal_pids(targets, signal.SIGTERM)
         else:
             reached = process_tree.signal_pids(self.members(), signal.SIGTERM)
-        self.report.update(term_sent_at=time.time(), term_pids=len(reached))
-        self._status["stop_report"] = self.report
+        self.stop_report = dataclasses.replace(
+            self.stop_report, term_sent_at=datetime.now(UTC), term_pids=len(reached)
+        )
         _log.info("event=sigterm_sent job=%s pids=%d %s", self._job_id, len(reached), _some(reached))
 
     def send_kill(self, cause: str) -> None:
         """SIGKILL every process of the job, wait for them to vanish, and record any survivor."""
-        sent_at = time.time()
+        sent_at = datetime.now(UTC)
         reached, survivors = self._kill_and_verify()
+        report = self.stop_report
         if reached or cause != "main_exited":
-            self.report.setdefault("kill_sent_at", sent_at)
-            self.report["kill_pids"] += len(reached)
-            self._status["stop_report"] = self.report
+            report = dataclasses.replace(
+                report, kill_sent_at=report.kill_sent_at or sent_at, kill_pids=report.kill_pids + len(reached)
+            )
             _log.info(
                 "event=sigkill_sent job=%s cause=%s pids=%d %s",
                 self._job_id,
@@ -157,9 +215,8 @@ class JobProcess:
                 len(reached),
                 _some(reached),
             )
-        self.report["survivors"] = sorted(survivors)
+        self.stop_report = dataclasses.replace(report, survivors=tuple(sorted(survivors)))
         if survivors:
-            self._status["stop_report"] = self.report
             _log.error("event=survivors job=%s pids=%s", self._job_id, sorted(survivors))
 
     def _kill_and_verify(self) -> tuple[set[int], set[int]]:
@@ -198,6 +255,22 @@ def describe_exit(wait_status: int) -> str:
     if os.WIFSIGNALED(wait_status):
         return f"signal={os.WTERMSIG(wait_status)}"
     return f"code={os.waitstatus_to_exitcode(wait_status)}"
+
+
+def _checkpoint_location(uri: str | None) -> Path | None:
+    from trainplane.artifacts.locations import to_local_path
+
+    return None if uri is None else to_local_path("checkpointConfig.s3Uri", uri)
+
+
+def _hand_over(roots: list[Path], run_as: Mapping[str, Any]) -> None:
+    """chown every file under `roots` to the run-as user, never following a symlink (channels are links)."""
+    uid, gid = int(run_as["uid"]), int(run_as["gid"])
+    for root in roots:
+        os.chown(root, uid, gid, follow_symlinks=False)
+        for directory, subdirs, files in os.walk(root):
+            for name in (*subdirs, *files):
+                os.chown(os.path.join(directory, name), uid, gid, follow_symlinks=False)
 
 
 def _enter_cgroup(procs_fd: int) -> Callable[[], None]:

@@ -1,0 +1,42 @@
+"""A prebuilt one-row SELECT run straight on a pooled DB-API cursor.
+
+For the version probe that every read starts with (store.decoded_jobs), SQLAlchemy's execution context
+and result machinery cost three times the query itself. The statement is still built and compiled by
+SQLAlchemy for the engine's dialect (placeholders and parameter order included); only the execution is
+the driver's. The connection comes from, and returns to, the engine's pool (its connect-time pragmas
+applied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from trainplane.domain import errors
+
+
+class DriverQuery:
+    def __init__(self, statement: sa.Select[Any], engine: sa.Engine) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self._sql = str(compiled)
+        self._order = list(compiled.positiontup or []) if compiled.positional else None
+        self._engine = engine
+        self._outage = engine.dialect.loaded_dbapi.OperationalError
+
+    def first(self, params: Mapping[str, Any]) -> Any:
+        """The first row (a tuple), or None. Raises: errors.Unavailable."""
+        args = [params[name] for name in self._order] if self._order is not None else dict(params)
+        try:
+            connection = self._engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self._sql, args)
+                row = cursor.fetchone()
+                cursor.close()
+                return row
+            finally:
+                connection.close()  # back to the pool, rolled back
+        except self._outage as exc:
+            raise errors.Unavailable(f"the job store is unavailable: {exc}") from exc
