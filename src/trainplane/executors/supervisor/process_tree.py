@@ -134,8 +134,8 @@ class JobCgroup:
     def holding_self(self) -> Iterator[bool]:
         """This process sits in the leaf for the with-block, so what it forks is born in it.
 
-        Spawning this way needs no Python code between fork and exec (a `preexec_fn` costs ~20 ms
-        in a forked supervisor: every object it touches is a copy-on-write page fault). Yields
+        Spawning this way needs no Python code between fork and exec (a `preexec_fn` runs Python in
+        a forked copy of the supervisor: copy-on-write faults on every object it touches). Yields
         False, and stays put, when it cannot move; moving back failing raises (never stay inside).
         """
         home = own_cgroup()
