@@ -22,6 +22,7 @@ from trainplane.domain.job import Outcome
 from trainplane.executors.supervisor import run_dir, status_file
 from trainplane.service.ports import Observation, Phase
 
+_OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
 wire = documents.instant_to_wire
 instant = documents.instant_from_wire
 
@@ -51,6 +52,12 @@ class Report:
 
     def with_outcome(self, **changes: Any) -> Report:
         return self.with_observation(outcome=dataclasses.replace(self.observation.outcome, **changes))
+
+    def with_changes(self, **changes: Any) -> Report:
+        """Observation and outcome fields in one call, each routed to its own value."""
+        in_outcome = {key: value for key, value in changes.items() if key in _OUTCOME_FIELDS}
+        in_observation = {key: value for key, value in changes.items() if key not in _OUTCOME_FIELDS}
+        return self.with_observation(**in_observation).with_outcome(**in_outcome)
 
 
 def to_dict(report: Report) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trainplane.domain import documents
-from trainplane.domain.job import Failure, FailureKind, Outcome, StopIntent, StopReport
+from trainplane.domain.job import Failure, FailureKind, StopIntent, StopReport
 from trainplane.domain.status import StopReason
 from trainplane.executors.supervisor import outcome, process_tree, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
@@ -191,7 +191,9 @@ class Supervisor:
         )
         if isinstance(packaged, Failure):
             self._report = self._report.with_outcome(
-                failure=_packaging_failure(self._report, stop_reason, packaged)
+                failure=outcome.after_packaging_failed(
+                    self._report.observation.outcome.failure, stop_reason, packaged
+                )
             )
             return
         self._report = self._report.with_outcome(
@@ -303,8 +305,7 @@ class Supervisor:
 
     def _apply(self, **changes: object) -> None:
         """Apply `changes` (observation or outcome fields) to the report, without writing it."""
-        self._report = self._report.with_observation(**_observation_part(changes))
-        self._report = self._report.with_outcome(**_outcome_part(changes))
+        self._report = self._report.with_changes(**changes)
 
     def _write(self, *, is_hinted: bool = True, **changes: object) -> None:
         """Apply `changes` (observation or outcome fields) to the report and write it.
@@ -341,29 +342,9 @@ class Supervisor:
                     pass
 
 
-_OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
-
-
-def _outcome_part(changes: dict[str, object]) -> dict[str, object]:
-    return {key: value for key, value in changes.items() if key in _OUTCOME_FIELDS}
-
-
-def _observation_part(changes: dict[str, object]) -> dict[str, object]:
-    return {key: value for key, value in changes.items() if key not in _OUTCOME_FIELDS}
-
-
 def _intent_from_now(reason: StopReason, grace_seconds: float) -> StopIntent:
     now = datetime.now(UTC)
     return StopIntent(now, now + timedelta(seconds=grace_seconds), reason, grace_seconds)
-
-
-def _packaging_failure(report: reports.Report, stop_reason: str | None, failure: Failure) -> Failure:
-    """One story for status, message and reason: a stop whose model could not be written failed."""
-    if report.observation.outcome.failure is not None:
-        return report.observation.outcome.failure  # the job had already failed: that is the story
-    if stop_reason is None:
-        return failure
-    return Failure(failure.kind, f"the job was stopped ({stop_reason}), but {failure.message}")
 
 
 def main(argv: list[str]) -> int:
