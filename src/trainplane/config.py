@@ -65,6 +65,10 @@ class Settings:
     allow_root_jobs: bool = False  # a root server without run_as_user refuses to start unless this is set
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Supervisors and jobs run in their own directories: a relative data dir would name nothing there.
+        object.__setattr__(self, "data_dir", self.data_dir.absolute())
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "trainplane.db"
