@@ -1,4 +1,4 @@
-"""The Store port's contract, on every implementation (SQLite today; PostgreSQL joins here)."""
+"""The Store port's contract, on every database it runs on: SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,9 +20,18 @@ from trainplane.store.sql_store import SqlStore
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    opened = SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store's URL: a SQLite file, or a PostgreSQL database cloned from the template."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[SqlStore]:
+    opened = SqlStore.open(database_url)
     yield opened
     opened.close()
 
@@ -190,12 +199,11 @@ def test_the_store_sets_the_new_version_even_when_the_caller_did_not_bump_it(sto
         store.save(dataclasses.replace(job, ended_at=T0), expected_version=job.version)
 
 
-def test_two_stores_on_one_database_cannot_both_win_a_version(tmp_path: Path) -> None:
+def test_two_stores_on_one_database_cannot_both_win_a_version(database_url: str) -> None:
     """Two control-plane replicas sharing one database: the compare-and-swap holds across them."""
     import dataclasses
 
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    first, second = SqlStore.open(url), SqlStore.open(url)
+    first, second = SqlStore.open(database_url), SqlStore.open(database_url)
     try:
         job = make_job("shared")
         first.insert(job)
@@ -233,3 +241,27 @@ def test_insert_with_tags_is_atomic(store: SqlStore) -> None:
     with pytest.raises(errors.NameInUse):
         store.insert(clash, {"x": "y"})
     assert store.get_tags(clash.id) == {}
+
+
+def test_concurrent_tag_writes_to_one_key_all_succeed(store: SqlStore) -> None:
+    """AddTags racing on one key: each is an upsert, never a duplicate-key error (PostgreSQL's row locks)."""
+    job = make_job("tag-race")
+    store.insert(job)
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def write(value: str) -> None:
+        barrier.wait()
+        try:
+            for round_ in range(10):
+                store.put_tags(job.id, {"k": f"{value}-{round_}", "other": value})
+        except Exception as exc:  # any failure is the finding
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(str(i),)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert store.get_tags(job.id)["k"].endswith("-9")
