@@ -18,12 +18,15 @@ from datetime import UTC, datetime
 from types import FrameType
 
 import uvicorn
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import url as sa_url
 
 from trainplane.api.app import Application, create_app
 from trainplane.api.auth import bearer_tokens
 from trainplane.artifacts.local import LocalArtifacts
-from trainplane.config import Settings
+from trainplane.config import Settings, setting_name
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
+from trainplane.domain import errors
 from trainplane.executors.local.launcher import LocalExecutor
 from trainplane.service.jobs import JobService, ServiceSettings
 from trainplane.service.reconciler import Reconciler
@@ -31,7 +34,33 @@ from trainplane.store.sql_store import SqlStore
 
 log = logging.getLogger("trainplane.server")
 LISTEN_BACKLOG = 2048
-__all__ = ["ControlPlane", "DataDirInUse", "StoreMismatch", "build", "serve"]
+__all__ = ["ControlPlane", "DataDirInUse", "StoreMismatch", "build", "check", "serve"]
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def check(settings: Settings) -> None:
+    """What only the composition root can check before the data dir is touched.
+
+    Raises:
+        errors.Invalid: the authenticator's tokens or the database URL are unusable.
+    """
+    if settings.auth_tokens:
+        try:
+            bearer_tokens.from_setting(settings.auth_tokens)
+        except OSError as exc:
+            raise errors.Invalid(setting_name("auth_tokens"), f"cannot read the tokens: {exc}") from exc
+        except errors.Invalid as exc:
+            raise errors.Invalid(setting_name("auth_tokens"), exc.reason) from exc
+    if settings.database_url:
+        try:
+            backend = sa_url.make_url(settings.database_url).get_backend_name()
+        except sa_exc.ArgumentError as exc:
+            raise errors.Invalid(setting_name("database_url"), "is not a database URL") from exc
+        if backend not in SUPPORTED_DATABASES:
+            raise errors.Invalid(
+                setting_name("database_url"),
+                f"{backend!r} is not supported ({', '.join(SUPPORTED_DATABASES)})",
+            )
 
 
 class SystemClock:

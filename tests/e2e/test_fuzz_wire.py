@@ -29,7 +29,7 @@ from trainplane.api.sagemaker import shapes
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 FUZZ_SETTINGS = settings(
-    max_examples=150,
+    max_examples=200,
     deadline=None,  # a shared 2-core machine: latency is not what is tested here
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -90,7 +90,8 @@ def test_deeply_nested_bodies_are_serialization_exceptions(
     response = _post(server.url, f"SageMaker.{target}", body)
     assert response.status_code == 400, response.text
     assert response.json()["__type"] == "SerializationException"
-    assert "nested" in response.json()["message"]
+    # 100,000 levels are also more values than any request holds: either refusal is right.
+    assert "nested" in response.json()["message"] or "JSON values" in response.json()["message"]
     assert "may have been created" not in response.text
 
 

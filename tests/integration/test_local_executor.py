@@ -120,7 +120,8 @@ def test_launch_twice_starts_one_supervisor(executor: LocalExecutor, tmp_path: P
     second = LocalExecutor(tmp_path / "runs").launch(job)
     assert second == first
     assert local_jobs.supervisor_pid(second) == pid
-    assert _supervisors_of(first.ref["run_dir"]) == [pid]
+    # A forked supervisor enters its run dir just after its pid is known: poll until it has.
+    wait_until(lambda: _supervisors_of(first.ref["run_dir"]) == [pid], 5, message="one supervisor")
 
 
 def test_a_killed_supervisor_is_succeeded_and_the_job_keeps_running(
@@ -154,6 +155,33 @@ def test_a_killed_supervisor_is_succeeded_and_the_job_keeps_running(
     assert observation.outcome.exit_code is None
     assert observation.outcome.model_uri is not None
     assert local_jobs.status_of(handle)["adoptions"] == 1
+
+
+def test_a_job_ending_under_a_successor_says_its_exit_status_is_unknown(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """Only a process's parent learns its exit status: the successor says so rather than guess."""
+    script = 'until [ -e "$TEST_DIR/go" ]; do sleep 0.01; done; echo w > "$SM_MODEL_DIR/m.bin"'
+    handle = executor.launch(local_jobs.make_job(tmp_path, script))
+    local_jobs.wait_for_phase(executor, handle, (Phase.RUNNING,), 20)
+    first = local_jobs.supervisor_pid(handle)
+    os.kill(first, signal.SIGKILL)
+
+    def succeeded() -> bool:
+        executor.observe(handle)
+        try:
+            return local_jobs.supervisor_pid(handle) != first
+        except FileNotFoundError:
+            return False
+
+    wait_until(succeeded, 10, message="a successor supervises")
+    (tmp_path / "go").touch()
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    assert observation.phase is Phase.FINISHED and not observation.was_stopped
+    assert observation.outcome.exit_code is None
+    assert observation.outcome.failure is not None
+    assert observation.outcome.failure.kind is FailureKind.PLATFORM
+    assert "exit status is unknown" in observation.outcome.failure.message
 
 
 def test_observe_reports_lost_once_no_successor_may_start(executor: LocalExecutor, tmp_path: Path) -> None:
@@ -240,12 +268,14 @@ def test_watch_reports_progress_by_job_id(executor: LocalExecutor, tmp_path: Pat
 
 
 def _supervisors_of(run_dir: str) -> list[int]:
-    """Processes working in the run dir itself: supervisors, forked or started (jobs work in base/)."""
-    pids = []
+    """Processes working in the run dir itself: supervisors, forked or started (jobs work in base/;
+    a job forked but not yet in base/ is told apart by its parent, a supervisor)."""
+    parents = {}
     for entry in os.scandir("/proc"):
         try:
             if entry.name.isdigit() and os.readlink(f"/proc/{entry.name}/cwd") == run_dir:
-                pids.append(int(entry.name))
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+                parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
         except OSError:
             continue
-    return pids
+    return sorted(pid for pid, parent in parents.items() if parent not in parents)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ import pytest
 
 from tests.support import local_jobs
 from tests.support.waiting import wait_until
-from trainplane.domain.job import ExecutorHandle, Job
+from trainplane.domain.job import ExecutorHandle, FailureKind, Job
 from trainplane.executors.local.launcher import LocalExecutor
 from trainplane.service.ports import Phase
 
@@ -121,7 +123,8 @@ def test_ignored_sigterm_and_double_forked_daemon_are_killed_at_the_deadline(
     assert local_jobs.processes_with_marker(marker) == []
     assert observation.outcome.exit_code == 128 + 9
     assert observation.was_stopped and observation.outcome.failure is None
-    assert not (local_jobs.CGROUP_PARENT / job.id).exists()
+    # The empty leaf is removed right after the final report (off the stop's critical path).
+    wait_until(lambda: not (local_jobs.CGROUP_PARENT / job.id).exists(), 5, message="cgroup removed")
     log = (Path(handle.ref["run_dir"]) / "supervisor.log").read_text()
     for event in ("event=stop_received", "event=sigterm_sent", "event=sigkill_sent"):
         assert f"{event} job={job.id}" in log
@@ -209,3 +212,34 @@ def test_sigterm_to_the_supervisor_stops_the_job_as_preempted(
     assert observation.was_stopped and (tmp_path / "saved").exists()
     assert observation.outcome.model_uri is not None
     assert local_jobs.manifest_of(observation.outcome.model_uri)["reason"] == "preempted"
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real full file system: a 64 KiB tmpfs filled to the last byte (the server runs as root)."""
+    mount_point = tmp_path / "full"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], check=True)
+    try:
+        with contextlib.suppress(OSError), (mount_point / "filler").open("wb") as filler:
+            while True:  # until ENOSPC: full, as wanted
+                filler.write(b"\0" * 4096)
+                filler.flush()
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def test_a_stop_whose_model_cannot_be_written_on_a_full_disk_fails_as_a_platform_error(
+    executor: LocalExecutor, tmp_path: Path, full_disk: Path
+) -> None:
+    """Issue 6: no artifact, so no Stopped; the reason says the stop happened and why packaging failed."""
+    _, handle = launch_script(executor, tmp_path, SAVE_ON_TERM, output_uri=full_disk.as_uri())
+    executor.request_stop(handle, local_jobs.stop_intent(grace_seconds=30))
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    assert observation.was_stopped and (tmp_path / "saved").exists()
+    assert observation.outcome.model_uri is None
+    failure = observation.outcome.failure
+    assert failure is not None and failure.kind is FailureKind.PLATFORM
+    assert failure.message.startswith("the job was stopped (user), but packaging the model failed")
+    assert "No space left on device" in failure.message

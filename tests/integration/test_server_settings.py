@@ -64,6 +64,11 @@ def _assert_refused(result: tuple[int, str], *words: str) -> None:
         (("--allowed-roots", "/"), ("--allowed-roots",)),
         (("--run-as-user", "no-such-user-xyz"), ("--run-as-user", "no such user")),
         (("--run-as-user", "nobody", "--run-as-group", "no-such-group-xyz"), ("--run-as-group",)),
+        (("--auth-tokens", "{not json"), ("--auth-tokens", "not valid JSON")),
+        (("--auth-tokens", '{"token": 7}'), ("--auth-tokens",)),
+        (("--auth-tokens", "@/nonexistent/tokens.json"), ("--auth-tokens", "cannot read")),
+        (("--database-url", "mysql://db/x"), ("--database-url", "not supported")),
+        (("--database-url", "::nonsense"), ("--database-url", "not a database URL")),
     ],
 )
 def test_a_bad_option_is_one_line_and_exit_2(
@@ -89,6 +94,8 @@ def test_a_bad_option_is_one_line_and_exit_2(
         ("TRAINPLANE_ALLOW_ROOT_JOBS", "perhaps"),
         ("TRAINPLANE_ALLOWED_ROOTS", "/nonexistent-root"),
         ("TRAINPLANE_RUN_AS_USER", "no-such-user-xyz"),
+        ("TRAINPLANE_AUTH_TOKENS", "[]"),
+        ("TRAINPLANE_DATABASE_URL", "oracle://x"),
     ],
 )
 def test_a_bad_environment_variable_is_one_line_and_exit_2(

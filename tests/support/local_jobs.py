@@ -14,8 +14,7 @@ from typing import Any
 from tests.support.waiting import wait_until
 from trainplane.domain.job import ExecutorHandle, Job, JobSpec, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
-from trainplane.executors.local.launcher import LocalExecutor
-from trainplane.service.ports import Observation, Phase
+from trainplane.service.ports import Executor, Observation, Phase
 
 DONE_PHASES = (Phase.FINISHED, Phase.LOST)
 CGROUP_PARENT = Path("/sys/fs/cgroup/unified/trainplane")
@@ -29,7 +28,7 @@ def make_job(tmp_path: Path, script: str, **spec_fields: Any) -> Job:
         image="local/bash",
         command=("bash", "-c", script),
         environment=environment,
-        output_uri=(tmp_path / "output").as_uri(),
+        output_uri=spec_fields.pop("output_uri", (tmp_path / "output").as_uri()),
         **spec_fields,
     )
     name = f"job-{uuid.uuid4().hex[:8]}"
@@ -56,7 +55,7 @@ def stop_intent(grace_seconds: float, reason: StopReason = StopReason.USER) -> S
 
 
 def wait_for_phase(
-    executor: LocalExecutor, handle: ExecutorHandle, phases: tuple[Phase, ...], timeout_seconds: float
+    executor: Executor, handle: ExecutorHandle, phases: tuple[Phase, ...], timeout_seconds: float
 ) -> Observation:
     def reached() -> Observation | None:
         observation = executor.observe(handle)
@@ -65,7 +64,7 @@ def wait_for_phase(
     return wait_until(reached, timeout_seconds, message=f"phase in {phases}")
 
 
-def wait_finished(executor: LocalExecutor, handle: ExecutorHandle, timeout_seconds: float) -> Observation:
+def wait_finished(executor: Executor, handle: ExecutorHandle, timeout_seconds: float) -> Observation:
     return wait_for_phase(executor, handle, DONE_PHASES, timeout_seconds)
 
 

@@ -254,3 +254,10 @@ def test_error_messages_are_capped() -> None:
     exc = errors.Invalid("hyperParameters", "z" * 100_000)
     _, _, body = wire_errors.render(wire_errors.to_wire(exc, "CreateTrainingJob"), "r")
     assert len(body) < wire_errors.MAX_MESSAGE_CHARS + 2_000
+
+
+def test_the_structured_field_is_the_wire_path_the_message_names() -> None:
+    exc = errors.Invalid("output_location", "must be inside an allowed root")
+    err = wire_errors.to_wire(exc, "CreateTrainingJob")
+    assert err.detail is not None and err.detail["field"] == "outputDataConfig.s3OutputPath"
+    assert err.message.startswith("outputDataConfig.s3OutputPath: ")

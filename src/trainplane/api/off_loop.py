@@ -12,6 +12,7 @@ executor adds a second future, a lock and the chaining between the two.
 from __future__ import annotations
 
 import asyncio
+import collections
 import queue
 import threading
 from collections.abc import Callable
@@ -30,7 +31,8 @@ class Pool:
 
     def __init__(self, threads: int, name: str) -> None:
         self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        # One token per idle thread; deque's append and pop are atomic (no lock on the request path).
+        self._idle: collections.deque[None] = collections.deque()
         self._max_threads = threads
         self._name = name
         self._threads: list[threading.Thread] = []
@@ -39,8 +41,11 @@ class Pool:
         """`call()` on one of the pool's threads; the loop serves other requests meanwhile."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        if not self._idle.acquire(blocking=False) and len(self._threads) < self._max_threads:
-            self._start_thread()
+        try:
+            self._idle.pop()
+        except IndexError:
+            if len(self._threads) < self._max_threads:
+                self._start_thread()
         self._tasks.put((call, loop, future))
         return await future
 
@@ -62,11 +67,11 @@ class Pool:
                 result = call()
             except BaseException as exc:  # handed to the awaiting coroutine, which re-raises it
                 error = exc
+            self._idle.append(None)  # before the answer: the caller's next task must find this thread idle
             try:
                 loop.call_soon_threadsafe(_settle, future, result, error)
             except RuntimeError:
                 pass  # the loop closed meanwhile (server shutdown): nobody awaits the answer
-            self._idle.release()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:

@@ -157,8 +157,12 @@ def _classify(path: Path, relative: str, real_root: Path) -> tuple[_Entry | None
 
 
 def _write_archive(path: Path, tree: _Tree, manifest: bytes | None, manifest_mtime: float) -> tuple[str, int]:
-    """Write the gzipped tar atomically; return its sha256 and size."""
-    with _atomic_file(path) as raw:
+    """Write the gzipped tar atomically; return its sha256 and size.
+
+    Its directory is not fsynced here: manifest.json is always written last into the same directory,
+    and that fsync makes every rename in it durable (one fsync fewer on a stop's critical path).
+    """
+    with _atomic_file(path, is_dir_synced=False) as raw:
         hashing = _HashingWriter(raw)
         with tarfile.open(
             fileobj=hashing, mode="w:gz", compresslevel=COMPRESS_LEVEL, format=tarfile.PAX_FORMAT
@@ -231,7 +235,7 @@ def _write_atomically(path: Path, content: bytes) -> None:
 
 
 @contextmanager
-def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+def _atomic_file(path: Path, *, is_dir_synced: bool = True) -> Iterator[BinaryIO]:
     """A temp file in `path`'s directory that replaces `path` only once complete and on disk."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -244,7 +248,8 @@ def _atomic_file(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    if is_dir_synced:
+        _fsync_directory(path.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

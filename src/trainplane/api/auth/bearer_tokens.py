@@ -16,7 +16,7 @@ from trainplane.api.auth.port import Principal, RequestFacts
 from trainplane.domain import errors
 
 SCHEME = "bearer"
-SETTING = "auth_tokens"
+SETTING = "TRAINPLANE_AUTH_TOKENS"
 
 
 class BearerTokens:

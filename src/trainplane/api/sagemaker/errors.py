@@ -64,7 +64,11 @@ _TABLE: Mapping[type[BaseException], tuple[int, str]] = {
 
 def to_wire(exc: BaseException, operation: str) -> WireError:
     """The status, code and message SageMaker would answer `exc` with for `operation`."""
-    return dataclasses.replace(_wire(exc, operation), detail=error_detail.of(exc))
+    detail = error_detail.of(exc)
+    if detail is not None and "field" in detail:
+        # The client sent wire members: name the field as the message does (a no-op for shape paths).
+        detail["field"] = wire_fields.wire_path(detail["field"])
+    return dataclasses.replace(_wire(exc, operation), detail=detail)
 
 
 def _wire(exc: BaseException, operation: str) -> WireError:

@@ -55,6 +55,15 @@ def register(subparsers: Any) -> None:
     )
     _option(parser, "--run-as-user", "run_as_user", "user (name or uid) jobs run as")
     _option(parser, "--run-as-group", "run_as_group", "group (name or gid) jobs run as")
+    _option(
+        parser,
+        "--auth-tokens",
+        "auth_tokens",
+        'bearer tokens as JSON or @path: {"<token>": "<tenant>"}; unset: one tenant, no credentials',
+    )
+    _option(
+        parser, "--database-url", "database_url", "SQLAlchemy URL of the store; unset: SQLite in the data dir"
+    )
     parser.add_argument(
         "--allow-root-jobs",
         dest="allow_root_jobs",
@@ -89,12 +98,14 @@ def run(args: argparse.Namespace, transport: httpx.BaseTransport | None) -> int:
     Raises:
         errors.Invalid: a setting is malformed (config validates it).
     """
+    from trainplane import server  # only `serve` pulls in the server stack
+
     try:
         settings = config.from_env(os.environ, **_typed_options(args))
         config.validate(settings)
+        server.check(settings)
     except errors.Invalid as exc:
         raise UsageError(exc.message) from None
-    from trainplane import server  # only `serve` pulls in the server stack, once settings are good
 
     try:
         server.serve(settings)

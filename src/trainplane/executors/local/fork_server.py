@@ -3,9 +3,10 @@
 Starting `python -m ...supervisor` costs ~100 ms of interpreter start and imports before the job can
 run (bench/create_to_running.py). The local executor starts this process once; it imports everything
 a supervisor needs, then forks one per request. Each supervisor is double-forked into its own
-session, so it is nobody's child here: it survives the server and this process, and is found again
-through its run dir's pid record exactly like one started by `Popen`. The fork server reads requests
-from a socket pair; when the control plane goes away (EOF), it exits and the supervisors run on.
+session: it survives the server and this process, and is found again through its run dir's pid
+record exactly like one started by `Popen`. The fork server is a subreaper, so while it runs it reaps
+supervisors (and the processes a killed one leaves) at once. It reads requests from a socket pair;
+when the control plane goes away (EOF), it exits and the supervisors run on.
 
 Protocol: one JSON line per request `{"run_dir": ..., "flags": [...]}`, one JSON line per answer
 `{"pid": N}` or `{"error": "..."}`.
@@ -143,7 +144,8 @@ def _fork_supervisor(sock: socket.socket, run: RunFn, run_dir: Path, flags: list
     os.close(write_fd)
     with os.fdopen(read_fd, "rb") as pipe:
         text = pipe.read()
-    os.waitpid(middle, 0)
+    with contextlib.suppress(ChildProcessError):  # _reap_children may have collected it already
+        os.waitpid(middle, 0)
     if not text:
         raise OSError("the supervisor could not be forked")
     return int(text)
@@ -176,9 +178,23 @@ def _become_supervisor(sock: socket.socket, run: RunFn, run_dir: Path, flags: li
         os._exit(code)
 
 
+def _reap_children(signum: int, frame: object) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def main(argv: list[str]) -> int:
     fd = int(argv[argv.index(_FD_ARGUMENT) + 1])
     sock = socket.socket(fileno=fd)
+    # A subreaper: supervisors (and the jobs of a lost one) are reparented here and reaped at once, so
+    # a killed job leaves no zombie holding its cgroup until PID 1 gets round to it.
+    process_tree.become_subreaper()
+    signal.signal(signal.SIGCHLD, _reap_children)
     # Everything a supervisor imports, once, here: each fork then starts with it in memory.
     import trainplane.artifacts.environment
     import trainplane.artifacts.staging

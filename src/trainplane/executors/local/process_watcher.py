@@ -59,6 +59,11 @@ class ProcessWatcher:
         self._wake()
         return True
 
+    def is_watching(self, pid: int) -> bool:
+        """True while `pid` is watched: it has not ended (or its end is being handled right now)."""
+        with self._lock:
+            return pid in self._watched_pids
+
     def close(self) -> None:
         with self._lock:
             self._is_closed = True

@@ -105,6 +105,15 @@ def package(
         return Failure(FailureKind.PLATFORM, f"packaging the model failed: {exc}")
 
 
+def after_packaging_failed(earlier: Failure | None, stop_reason: str | None, failure: Failure) -> Failure:
+    """One story for status, message and reason: a stop whose model could not be written failed."""
+    if earlier is not None:
+        return earlier  # the job had already failed: that is the story
+    if stop_reason is None:
+        return failure
+    return Failure(failure.kind, f"the job was stopped ({stop_reason}), but {failure.message}")
+
+
 def preload() -> None:
     """Import what packaging needs, ahead of time."""
     import trainplane.artifacts.layout

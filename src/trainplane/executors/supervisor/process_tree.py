@@ -5,11 +5,12 @@ Linux only. Reads /proc directly (no psutil) so the supervisor starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +130,29 @@ class JobCgroup:
             return None  # kernels before 5.14: no one-shot kill, fall back to the /proc sweep
         return JobCgroup(leaf)
 
+    @contextlib.contextmanager
+    def holding_self(self) -> Iterator[bool]:
+        """This process sits in the leaf for the with-block, so what it forks is born in it.
+
+        Spawning this way needs no Python code between fork and exec (a `preexec_fn` runs Python in
+        a forked copy of the supervisor: copy-on-write faults on every object it touches). Yields
+        False, and stays put, when it cannot move; moving back failing raises (never stay inside).
+        """
+        home = own_cgroup()
+        if home is None:
+            yield False
+            return
+        try:
+            (self.path / "cgroup.procs").write_text("0")
+        except OSError as exc:
+            _log.info("event=cgroup_enter_failed path=%s error=%s", self.path, exc)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            (home / "cgroup.procs").write_text("0")
+
     def open_procs(self) -> int:
         """An fd on cgroup.procs; the child writes "0" to it before exec to enter the leaf."""
         return os.open(self.path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
@@ -157,6 +181,17 @@ class JobCgroup:
         except OSError as exc:
             if exc.errno != errno.ENOENT:
                 _log.warning("event=cgroup_not_removed path=%s error=%s", self.path, exc)
+
+
+def own_cgroup() -> Path | None:
+    """This process's cgroup v2 directory, or None without cgroup v2."""
+    mount = cgroup2_mount()
+    if mount is None:
+        return None
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        if line.startswith("0::"):
+            return mount / line[3:].lstrip("/")
+    return None
 
 
 def enter_cgroup_fd(procs_fd: int) -> None:

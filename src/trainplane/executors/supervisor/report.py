@@ -22,6 +22,7 @@ from trainplane.domain.job import Outcome
 from trainplane.executors.supervisor import run_dir, status_file
 from trainplane.service.ports import Observation, Phase
 
+_OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
 wire = documents.instant_to_wire
 instant = documents.instant_from_wire
 
@@ -51,6 +52,12 @@ class Report:
 
     def with_outcome(self, **changes: Any) -> Report:
         return self.with_observation(outcome=dataclasses.replace(self.observation.outcome, **changes))
+
+    def with_changes(self, **changes: Any) -> Report:
+        """Observation and outcome fields in one call, each routed to its own value."""
+        in_outcome = {key: value for key, value in changes.items() if key in _OUTCOME_FIELDS}
+        in_observation = {key: value for key, value in changes.items() if key not in _OUTCOME_FIELDS}
+        return self.with_observation(**in_observation).with_outcome(**in_outcome)
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -121,12 +128,12 @@ class ReportWriter:
         self._dir = directory
         self._notify_path = notify_socket_path
 
-    def write(self, report: Report) -> None:
+    def write(self, report: Report, *, is_hinted: bool = True) -> None:
         # Only the final report must outlive a power loss (pain 12: the exit code is known even if
-        # the server was down); progress reports are re-derived from it or reported LOST.
+        # the server was down); progress reports are re-derived from it or taken over by a successor.
         is_final = report.phase is Phase.FINISHED
         status_file.write_atomic(self._dir.status_file, to_dict(report), is_durable=is_final)
-        if self._notify_path:
+        if self._notify_path and (is_hinted or is_final):
             send_hint(Path(self._notify_path), report.job_id)
 
 

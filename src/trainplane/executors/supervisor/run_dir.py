@@ -87,10 +87,11 @@ def write_record(run_dir: RunDir, pid: int, *, is_ready: bool, is_exclusive: boo
     if ticks is None:
         return  # already gone (and reaped): observe() will report the job lost
     doc = {"pid": pid, "start_ticks": ticks, "is_ready": is_ready}
+    # Not fsynced: a power loss that could lose this record ends the supervisor it names as well.
     if is_exclusive:
-        status_file.create_exclusive(run_dir.pid_file, doc)
+        status_file.create_exclusive(run_dir.pid_file, doc, is_durable=False)
     else:
-        status_file.write_atomic(run_dir.pid_file, doc)
+        status_file.write_atomic(run_dir.pid_file, doc, is_durable=False)
 
 
 def read_record(run_dir: RunDir) -> SupervisorRecord | None:

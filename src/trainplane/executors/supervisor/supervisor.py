@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trainplane.domain import documents
-from trainplane.domain.job import Failure, FailureKind, Outcome, StopIntent, StopReport
+from trainplane.domain.job import Failure, FailureKind, StopIntent, StopReport
 from trainplane.domain.status import StopReason
 from trainplane.executors.supervisor import outcome, process_tree, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
@@ -61,6 +61,10 @@ class Supervisor:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_fd, selectors.EVENT_READ)
         self._main_pidfd: int | None = None
+        self._has_unwritten_news = False
+        self._has_news_for_server = (
+            False  # a stop the control plane did not ask for (max runtime, preemption)
+        )
         if is_successor:
             self._adopt()
 
@@ -75,6 +79,8 @@ class Supervisor:
             self._state = state
             for action in actions:
                 self._perform(action)
+            if self._has_unwritten_news:
+                self._write(is_hinted=self._has_news_for_server)
             if state.is_done:
                 break
             if not actions:
@@ -134,7 +140,6 @@ class Supervisor:
     # --- finishing -----------------------------------------------------------------------------
 
     def _finish(self, state: protocol.State) -> None:
-        self._job.remove_cgroup()
         was_stopped = self._stop is not None and (state.is_term_sent or not state.is_spawned)
         stop_reason = self._stop.reason if was_stopped and self._stop is not None else None
         exit = self._exit()
@@ -142,7 +147,7 @@ class Supervisor:
         if failure is None and not was_stopped and state.is_spawned:
             failure = outcome.UNKNOWN_EXIT if exit.code is None else outcome.failure(self._dir, exit)
         has_signals = self._job.stop_report != StopReport()
-        self._write(
+        self._apply(
             phase=Phase.PACKAGING,
             was_stopped=was_stopped,
             exited_at=self._job.exited_at,
@@ -151,9 +156,15 @@ class Supervisor:
             has_complete_checkpoint=state.has_complete_checkpoint,
             stop_report=self._job.stop_report if has_signals or was_stopped else None,
         )
+        if not was_stopped:
+            # Wakes the server (Training -> Uploading). Not written after a stop: on the stop's
+            # critical path nobody reads it, the final report follows in milliseconds, and a
+            # successor that finds a stopped job gone ends it Stopped all the same.
+            self._write()
         if self._job.staging_error is None:
             self._package(stop_reason, state, exit.code)
         self._write(phase=Phase.FINISHED, finished_at=datetime.now(UTC))
+        self._job.remove_cgroup()  # cleanup of an empty leaf: after the report, off the stop's path
         _log.info(
             "event=job_finished job=%s failure=%s", self._job_id, self._report.observation.outcome.failure
         )
@@ -180,7 +191,9 @@ class Supervisor:
         )
         if isinstance(packaged, Failure):
             self._report = self._report.with_outcome(
-                failure=_packaging_failure(self._report, stop_reason, packaged)
+                failure=outcome.after_packaging_failed(
+                    self._report.observation.outcome.failure, stop_reason, packaged
+                )
             )
             return
         self._report = self._report.with_outcome(
@@ -216,6 +229,7 @@ class Supervisor:
         if intent is None and self._received & set(_STOP_SIGNALS):
             # Someone else (an engine, an operator) sent us SIGTERM: the same protocol, as a preemption.
             intent = _intent_from_now(StopReason.PREEMPTED, self._spec.grace_seconds)
+            self._has_news_for_server = True
         if intent is not None:
             self._receive_stop(intent)
         return self._stop
@@ -236,6 +250,7 @@ class Supervisor:
         intent = _intent_from_now(StopReason(order.reason), self._spec.grace_seconds)
         self._stop = order
         self._report = self._report.with_observation(stop=intent)
+        self._has_news_for_server = True
         _log.info(
             "event=stop_begun job=%s reason=%s deadline_at=%.3f",
             self._job_id,
@@ -260,7 +275,9 @@ class Supervisor:
 
     def _perform(self, action: protocol.Action) -> None:
         if isinstance(action, protocol.Stage):
-            self._write(phase=Phase.STAGING, staged_at=datetime.now(UTC))
+            # No hint: the server records Downloading together with Training a few ms later, instead
+            # of competing for the CPU while the job is being started.
+            self._write(is_hinted=False, phase=Phase.STAGING, staged_at=datetime.now(UTC))
             self._job.stage()
         elif isinstance(action, protocol.Spawn):
             self._job.spawn()
@@ -274,21 +291,32 @@ class Supervisor:
             self._begin_stop(action.order)
         elif isinstance(action, protocol.SendTerm):
             self._job.send_term()
-            self._write(stop_report=self._job.stop_report)
+            self._write(is_hinted=self._has_news_for_server, stop_report=self._job.stop_report)
         elif isinstance(action, protocol.SendKill):
             self._job.send_kill(action.cause)
-            self._write(stop_report=self._job.stop_report)
+            self._write(is_hinted=False, stop_report=self._job.stop_report)
         elif isinstance(action, protocol.Report):
-            self._write(has_complete_checkpoint=self._state.has_complete_checkpoint)
+            # Written after the batch, so a SIGTERM in the same batch goes out first (the stop's
+            # critical path) and one write carries both.
+            self._report = self._report.with_outcome(
+                has_complete_checkpoint=self._state.has_complete_checkpoint
+            )
+            self._has_unwritten_news = True
 
-    _OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
+    def _apply(self, **changes: object) -> None:
+        """Apply `changes` (observation or outcome fields) to the report, without writing it."""
+        self._report = self._report.with_changes(**changes)
 
-    def _write(self, **changes: object) -> None:
-        """Apply `changes` (observation or outcome fields) to the report and write it."""
-        outcome_changes = {k: v for k, v in changes.items() if k in self._OUTCOME_FIELDS}
-        seen_changes = {k: v for k, v in changes.items() if k not in self._OUTCOME_FIELDS}
-        self._report = self._report.with_observation(**seen_changes).with_outcome(**outcome_changes)
-        self._writer.write(self._report)
+    def _write(self, *, is_hinted: bool = True, **changes: object) -> None:
+        """Apply `changes` (observation or outcome fields) to the report and write it.
+
+        `is_hinted` wakes the control plane: only for what moves the job's status (running,
+        uploading, finished) or a stop it did not ask for; signal counts and checkpoint marks wait
+        for the final report, so the server does not compete for the CPU while the job stops.
+        """
+        self._apply(**changes)
+        self._writer.write(self._report, is_hinted=is_hinted)
+        self._has_unwritten_news = self._has_news_for_server = False
 
     # --- waiting -------------------------------------------------------------------------------
 
@@ -317,15 +345,6 @@ class Supervisor:
 def _intent_from_now(reason: StopReason, grace_seconds: float) -> StopIntent:
     now = datetime.now(UTC)
     return StopIntent(now, now + timedelta(seconds=grace_seconds), reason, grace_seconds)
-
-
-def _packaging_failure(report: reports.Report, stop_reason: str | None, failure: Failure) -> Failure:
-    """One story for status, message and reason: a stop whose model could not be written failed."""
-    if report.observation.outcome.failure is not None:
-        return report.observation.outcome.failure  # the job had already failed: that is the story
-    if stop_reason is None:
-        return failure
-    return Failure(failure.kind, f"the job was stopped ({stop_reason}), but {failure.message}")
 
 
 def main(argv: list[str]) -> int:
