@@ -265,3 +265,41 @@ def test_concurrent_tag_writes_to_one_key_all_succeed(store: SqlStore) -> None:
         thread.join()
     assert failures == []
     assert store.get_tags(job.id)["k"].endswith("-9")
+
+
+def test_a_nul_in_name_contains_matches_nothing(store: SqlStore) -> None:
+    """No name holds a NUL; PostgreSQL would refuse to compare one at all."""
+    store.insert(make_job("a"))
+    assert _all_pages(store, ListQuery(name_contains="a\x00")) == []
+
+
+def test_a_page_token_holding_a_nul_is_invalid(store: SqlStore) -> None:
+    import base64
+    import json
+
+    forged = json.dumps({"s": "Name", "a": True, "k": ["a\x00", "id"]}).encode()
+    query = ListQuery(sort_by=SortBy.NAME, page_token=base64.urlsafe_b64encode(forged).decode())
+    with pytest.raises(errors.Invalid):
+        store.list_jobs("t", JobKind.TRAINING, query)
+
+
+def test_a_lost_database_is_unavailable(database_url: str, tmp_path: Path) -> None:
+    """The database going away is errors.Unavailable (a 503 on the wire), never a raw driver error."""
+    store = SqlStore.open(database_url)
+    job = make_job("a")
+    store.insert(job)
+    try:
+        if database_url.startswith("sqlite"):
+            (tmp_path / "store.db").unlink()
+            (tmp_path / "store.db").mkdir()  # the file is now a directory: unopenable
+            store.engine.dispose()
+        else:
+            from tests.support.postgres import PostgresTemplate
+
+            PostgresTemplate.drop_database(database_url)
+        with pytest.raises(errors.Unavailable):
+            store.get_by_id(job.id)
+        with pytest.raises(errors.Unavailable):
+            store.list_jobs("t", JobKind.TRAINING, ListQuery())
+    finally:
+        store.close()

@@ -55,3 +55,29 @@ def test_a_job_on_postgresql_is_created_described_listed_and_stopped(
         row = connection.execute("SELECT status, version FROM jobs WHERE name = %s", (name,)).fetchone()
     assert row is not None and row[0] == "Stopped" and row[1] > 1
     assert not (pg_server.data_dir / "trainplane.db").exists()
+
+
+def test_nul_characters_are_validation_errors_on_postgresql_not_server_errors(
+    pg_server: ServerProcess, job_request: Any
+) -> None:
+    """PostgreSQL text cannot hold NUL (SQLite can): a NUL in any stored or compared string is a 400."""
+    import base64
+    import json
+
+    sm = sagemaker_client(pg_server.url)
+    request = job_request(Tags=[{"Key": "k", "Value": "v"}])
+    sm.create_training_job(**request)
+    arn = sm.describe_training_job(TrainingJobName=request["TrainingJobName"])["TrainingJobArn"]
+    token = base64.urlsafe_b64encode(json.dumps({"s": "Name", "a": True, "k": ["a\x00", "b"]}).encode())
+    attempts = [
+        lambda: sm.add_tags(ResourceArn=arn, Tags=[{"Key": "k", "Value": "a\x00b"}]),
+        lambda: sm.add_tags(ResourceArn=arn, Tags=[{"Key": "k\x00", "Value": "v"}]),
+        lambda: sm.list_training_jobs(NameContains="a\x00b"),
+        lambda: sm.list_training_jobs(SortBy="Name", NextToken=token.decode()),
+        lambda: sm.describe_training_job(TrainingJobName="a\x00b"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(sm.exceptions.ClientError) as caught:
+            attempt()
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, caught.value
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]

@@ -77,9 +77,16 @@ class PostgresTemplate:
         return with_database(self.url, name)
 
     def drop(self, url: str) -> None:
+        self.drop_database(url)
+
+    @staticmethod
+    def drop_database(url: str) -> None:
+        """Drop the database `url` names, with its connections (from its server's own database)."""
         database = sa.make_url(url).database
         assert database is not None
-        self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)", database)
+        query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        with psycopg.connect(with_database(url, "postgres"), autocommit=True) as connection:
+            connection.execute(query)
 
     def close(self) -> None:
         self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
