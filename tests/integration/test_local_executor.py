@@ -25,8 +25,10 @@ from trainplane.service.ports import Phase
 def executor(tmp_path: Path) -> Iterator[LocalExecutor]:
     executor = LocalExecutor(tmp_path / "runs", notify_socket_path=tmp_path / "notify.sock")
     yield executor
-    executor.close()
+    # Kill first, close after: the open fork server is the subreaper that reaps what is killed at once.
+    # Closed first, the orphans go to PID 1, which may take over 10 s to reap a zombie holding the cgroup.
     local_jobs.kill_leftovers(tmp_path / "runs")
+    executor.close()
 
 
 def test_exit_zero_completes_with_a_packaged_model(executor: LocalExecutor, tmp_path: Path) -> None:
@@ -117,7 +119,11 @@ def test_launch_twice_starts_one_supervisor(executor: LocalExecutor, tmp_path: P
     job = local_jobs.make_job(tmp_path, "sleep 1000")
     first = executor.launch(job)
     pid = local_jobs.supervisor_pid(first)
-    second = LocalExecutor(tmp_path / "runs").launch(job)
+    other = LocalExecutor(tmp_path / "runs")
+    try:
+        second = other.launch(job)
+    finally:
+        other.close()
     assert second == first
     assert local_jobs.supervisor_pid(second) == pid
     # A forked supervisor enters its run dir just after its pid is known: poll until it has.
