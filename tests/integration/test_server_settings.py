@@ -96,6 +96,9 @@ def test_a_bad_option_is_one_line_and_exit_2(
         ("TRAINPLANE_RUN_AS_USER", "no-such-user-xyz"),
         ("TRAINPLANE_AUTH_TOKENS", "[]"),
         ("TRAINPLANE_DATABASE_URL", "oracle://x"),
+        ("TRAINPLANE_HOST", ""),  # it listened on every interface, with no credentials
+        ("TRAINPLANE_ACCOUNT", "abc"),  # every job's ARN then failed AddTags' own ARN pattern
+        ("TRAINPLANE_REGION", "bad/region"),
     ],
 )
 def test_a_bad_environment_variable_is_one_line_and_exit_2(
