@@ -86,6 +86,7 @@ class _OneTransaction:
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+        self.dialect = conn.dialect  # SqlStore compiles its prebuilt reads for it
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[sa.Connection]:

@@ -1,4 +1,4 @@
-"""The Store port's contract, on every implementation (SQLite today; PostgreSQL joins here)."""
+"""The Store port's contract, on every database it runs on: SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,9 +20,18 @@ from trainplane.store.sql_store import SqlStore
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    opened = SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store's URL: a SQLite file, or a PostgreSQL database cloned from the template."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[SqlStore]:
+    opened = SqlStore.open(database_url)
     yield opened
     opened.close()
 
@@ -190,12 +199,11 @@ def test_the_store_sets_the_new_version_even_when_the_caller_did_not_bump_it(sto
         store.save(dataclasses.replace(job, ended_at=T0), expected_version=job.version)
 
 
-def test_two_stores_on_one_database_cannot_both_win_a_version(tmp_path: Path) -> None:
+def test_two_stores_on_one_database_cannot_both_win_a_version(database_url: str) -> None:
     """Two control-plane replicas sharing one database: the compare-and-swap holds across them."""
     import dataclasses
 
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    first, second = SqlStore.open(url), SqlStore.open(url)
+    first, second = SqlStore.open(database_url), SqlStore.open(database_url)
     try:
         job = make_job("shared")
         first.insert(job)
@@ -233,3 +241,65 @@ def test_insert_with_tags_is_atomic(store: SqlStore) -> None:
     with pytest.raises(errors.NameInUse):
         store.insert(clash, {"x": "y"})
     assert store.get_tags(clash.id) == {}
+
+
+def test_concurrent_tag_writes_to_one_key_all_succeed(store: SqlStore) -> None:
+    """AddTags racing on one key: each is an upsert, never a duplicate-key error (PostgreSQL's row locks)."""
+    job = make_job("tag-race")
+    store.insert(job)
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def write(value: str) -> None:
+        barrier.wait()
+        try:
+            for round_ in range(10):
+                store.put_tags(job.id, {"k": f"{value}-{round_}", "other": value})
+        except Exception as exc:  # any failure is the finding
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(str(i),)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert store.get_tags(job.id)["k"].endswith("-9")
+
+
+def test_a_nul_in_name_contains_matches_nothing(store: SqlStore) -> None:
+    """No name holds a NUL; PostgreSQL would refuse to compare one at all."""
+    store.insert(make_job("a"))
+    assert _all_pages(store, ListQuery(name_contains="a\x00")) == []
+
+
+def test_a_page_token_holding_a_nul_is_invalid(store: SqlStore) -> None:
+    import base64
+    import json
+
+    forged = json.dumps({"s": "Name", "a": True, "k": ["a\x00", "id"]}).encode()
+    query = ListQuery(sort_by=SortBy.NAME, page_token=base64.urlsafe_b64encode(forged).decode())
+    with pytest.raises(errors.Invalid):
+        store.list_jobs("t", JobKind.TRAINING, query)
+
+
+def test_a_lost_database_is_unavailable(database_url: str, tmp_path: Path) -> None:
+    """The database going away is errors.Unavailable (a 503 on the wire), never a raw driver error."""
+    store = SqlStore.open(database_url)
+    job = make_job("a")
+    store.insert(job)
+    try:
+        if database_url.startswith("sqlite"):
+            (tmp_path / "store.db").unlink()
+            (tmp_path / "store.db").mkdir()  # the file is now a directory: unopenable
+            store.engine.dispose()
+        else:
+            from tests.support.postgres import PostgresTemplate
+
+            PostgresTemplate.drop_database(database_url)
+        with pytest.raises(errors.Unavailable):
+            store.get_by_id(job.id)
+        with pytest.raises(errors.Unavailable):
+            store.list_jobs("t", JobKind.TRAINING, ListQuery())
+    finally:
+        store.close()

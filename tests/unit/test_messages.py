@@ -26,3 +26,13 @@ def test_training_keeps_sagemakers_words_and_compilation_gets_its_own() -> None:
         status_message(JobKind.COMPILATION, Step.STOPPED_BEFORE_START)
         == "Compilation job stopped before it started"
     )
+
+
+def test_the_history_a_stop_writes_names_the_jobs_kind() -> None:
+    from trainplane.domain.status import StopReason
+    from trainplane.service.observing import stop_finished_event
+
+    _, message = stop_finished_event(JobKind.COMPILATION, StopReason.USER, spawned=False)
+    assert message == "Compilation job stopped before it started"
+    _, message = stop_finished_event(JobKind.TRAINING, StopReason.MAX_RUNTIME, spawned=True)
+    assert message == "Training job stopped: MaxRuntimeInSeconds exceeded"

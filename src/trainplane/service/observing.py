@@ -7,7 +7,8 @@ from datetime import datetime
 
 from trainplane.domain import transitions
 from trainplane.domain.job import Failure, FailureKind, Job, Outcome
-from trainplane.domain.status import Secondary, StopReason
+from trainplane.domain.messages import Step, status_message
+from trainplane.domain.status import JobKind, Secondary, StopReason
 from trainplane.domain.transitions import Event
 from trainplane.service.ports import Observation, PackagedModel, Phase
 
@@ -16,12 +17,12 @@ LOST = Failure(FailureKind.PLATFORM, "the job's supervisor disappeared without r
 UNREPORTED = Failure(FailureKind.ALGORITHM, "the job failed without saying why")
 
 
-def stop_finished_event(reason: StopReason, *, spawned: bool) -> tuple[Event, str]:
+def stop_finished_event(kind: JobKind, reason: StopReason, *, spawned: bool) -> tuple[Event, str]:
     if reason is StopReason.MAX_RUNTIME:
-        return Event.MAX_RUNTIME_STOP_FINISHED, "Training job stopped: MaxRuntimeInSeconds exceeded"
+        return Event.MAX_RUNTIME_STOP_FINISHED, status_message(kind, Step.STOPPED_AT_MAX_RUNTIME)
     if not spawned:
-        return Event.STOP_FINISHED, "Training job stopped before it started"
-    return Event.STOP_FINISHED, "Training job stopped; the model saved in the grace window is packaged"
+        return Event.STOP_FINISHED, status_message(kind, Step.STOPPED_BEFORE_START)
+    return Event.STOP_FINISHED, status_message(kind, Step.STOPPED)
 
 
 def with_packaged(job: Job, packaged: PackagedModel, exit_code: int | None) -> Job:
@@ -42,7 +43,7 @@ def apply(job: Job, observation: Observation, now: datetime) -> Job:
     if observation.phase is Phase.PACKAGING and updated.status is Secondary.TRAINING:
         if observation.outcome.exit_code == 0 and not observation.was_stopped:
             at = observation.exited_at or now
-            return updated.advance(Event.PROCESS_SUCCEEDED, at, "Training completed; uploading the model")
+            return updated.advance(Event.PROCESS_SUCCEEDED, at, status_message(job.kind, Step.SUCCEEDED))
     if observation.phase is Phase.FINISHED:
         return _finish(updated, observation, now)
     return updated
@@ -54,14 +55,14 @@ def _catch_up_start(job: Job, observation: Observation, now: datetime) -> Job:
             job = job.advance(
                 Event.SUPERVISOR_STARTED,
                 observation.staged_at or now,
-                "Downloading input data and checkpoints",
+                status_message(job.kind, Step.STAGING),
             )
     if job.status is Secondary.DOWNLOADING and observation.started_at is not None:
         if observation.phase in _STARTED_PHASES:
             job = job.advance(
                 Event.PROCESS_STARTED,
                 observation.started_at,
-                "Training image download completed. Training in progress.",
+                status_message(job.kind, Step.RUNNING),
             )
     if job.started_at is None and observation.started_at is not None:
         # Also when a stop overtook the start: Describe's TrainingStartTime is when the process ran.
@@ -77,9 +78,9 @@ def _adopt_engine_stop(job: Job, observation: Observation) -> Job:
     grace = f"{intent.grace_seconds:g} s"
     if intent.reason is StopReason.MAX_RUNTIME:
         # The supervisor owns the max-runtime deadline too: it may have begun while we were down.
-        message = f"MaxRuntimeInSeconds reached: stopping the job (grace {grace})"
+        message = status_message(job.kind, Step.MAX_RUNTIME_REACHED, grace=grace)
         return job.advance(Event.MAX_RUNTIME_REACHED, intent.requested_at, message).with_stop(intent)
-    message = f"The job was stopped from outside trainplane ({intent.reason.value}): grace {grace}"
+    message = status_message(job.kind, Step.STOPPED_FROM_OUTSIDE, reason=intent.reason.value, grace=grace)
     return job.advance(Event.STOP_REQUESTED, intent.requested_at, message).with_stop(intent)
 
 
@@ -88,7 +89,8 @@ def _finish(job: Job, observation: Observation, now: datetime) -> Job:
     outcome = observation.outcome
     job = dataclasses.replace(job, outcome=outcome)
     if job.status is Secondary.STOPPING and job.stop is not None and outcome.failure is None:
-        event, message = stop_finished_event(job.stop.reason, spawned=observation.started_at is not None)
+        spawned = observation.started_at is not None
+        event, message = stop_finished_event(job.kind, job.stop.reason, spawned=spawned)
         return job.advance(event, at, message)
     # A stop whose model could not be written ends Failed: no status may claim a model that is not there.
     if outcome.model_uri is not None and outcome.exit_code == 0 and not observation.was_stopped:
@@ -96,8 +98,8 @@ def _finish(job: Job, observation: Observation, now: datetime) -> Job:
             job = job.advance(
                 Event.PROCESS_SUCCEEDED,
                 observation.exited_at or at,
-                "Training completed; uploading the model",
+                status_message(job.kind, Step.SUCCEEDED),
             )
-        return job.advance(Event.MODEL_PACKAGED, at, "Training job completed")
+        return job.advance(Event.MODEL_PACKAGED, at, status_message(job.kind, Step.COMPLETED))
     failure = outcome.failure or UNREPORTED
     return with_failure(job, failure).advance(Event.FAILED, at, failure.message)

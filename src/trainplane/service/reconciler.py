@@ -175,7 +175,7 @@ class Reconciler:
     def _finish_unstarted(self, job: Job, intent: StopIntent) -> None:
         """A stop during Starting: nothing was spawned; package the empty model and end."""
         packaged = self._artifacts.package_unstarted(job, intent)
-        event, message = observing.stop_finished_event(intent.reason, spawned=False)
+        event, message = observing.stop_finished_event(job.kind, intent.reason, spawned=False)
         done = observing.with_packaged(job, packaged, exit_code=None).advance(
             event, self._clock.now(), message
         )

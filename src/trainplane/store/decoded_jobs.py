@@ -12,7 +12,9 @@ import threading
 
 from trainplane.domain.job import Job
 
-CAPACITY = 1024  # a few MB at most; Describe polling touches far fewer jobs than this at once
+CAPACITY = (
+    256  # ~4.5 KB a job: about 1 MB; a poller watching more jobs decodes the rest (bench/supervise_500.py)
+)
 
 
 class DecodedJobs:

@@ -11,6 +11,17 @@ from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Replicas starting together on one PostgreSQL migrate one at a time (any constant shared by all).
+MIGRATION_LOCK_KEY = 7_152_206_119
+PG_CONNECT_TIMEOUT_SECONDS = 10
+
+
+def driver_url(url: str) -> sa.URL:
+    """`url` with its driver made explicit: a bare `postgresql://` means psycopg 3, not psycopg2."""
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def create(url: str) -> sa.Engine:
@@ -19,7 +30,13 @@ def create(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(
+        driver_url(url),
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS},
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -42,5 +59,7 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
     """Upgrade the schema to `revision` (idempotent)."""
     config = alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # held until this transaction ends
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)

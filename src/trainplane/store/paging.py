@@ -100,7 +100,10 @@ def _key_fits(key: list[Any], types: tuple[type, ...]) -> bool:
 
 
 def _is_encodable(text: str) -> bool:
-    """False for a lone surrogate ("\\ud800"), which JSON allows and SQLite cannot bind."""
+    """False for a lone surrogate ("\\ud800"), which JSON allows and SQLite cannot bind, and for a NUL,
+    which PostgreSQL text cannot hold."""
+    if "\x00" in text:
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -110,7 +113,9 @@ def _is_encodable(text: str) -> bool:
 
 def _filters(tenant: str, kind: JobKind, query: ListQuery) -> list[sa.ColumnElement[bool]]:
     clauses = [jobs.c.tenant == tenant, jobs.c.kind == kind.value]
-    if query.name_contains:
+    if query.name_contains and "\x00" in query.name_contains:
+        clauses.append(sa.false())  # no name holds a NUL, and PostgreSQL cannot even compare one
+    elif query.name_contains:
         clauses.append(jobs.c.name_key.contains(query.name_contains.lower(), autoescape=True))
     if query.status is not None:
         clauses.append(jobs.c.primary_status == query.status.value)

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 
 from trainplane.domain import documents, errors, transitions
 from trainplane.domain.job import Job
@@ -34,6 +35,16 @@ _VERSION_BY_NAME = sa.select(jobs.c.id, jobs.c.version).where(
     jobs.c.name_key == sa.bindparam("name_key"),
 )
 _VERSION_BY_ID = sa.select(jobs.c.id, jobs.c.version).where(jobs.c.id == sa.bindparam("job_id"))
+
+
+def _tag_upsert(dialect: str) -> sa.Insert:
+    """INSERT ... ON CONFLICT (job_id, key) DO UPDATE SET value, in the dialect's form."""
+    keys = [tags.c.job_id, tags.c.key]
+    if dialect == "postgresql":
+        on_pg = postgresql.insert(tags)
+        return on_pg.on_conflict_do_update(index_elements=keys, set_={"value": on_pg.excluded.value})
+    on_sqlite = sqlite.insert(tags)
+    return on_sqlite.on_conflict_do_update(index_elements=keys, set_={"value": on_sqlite.excluded.value})
 
 
 @contextmanager
@@ -205,10 +216,13 @@ class SqlStore:
             return {row.key: row.value for row in conn.execute(query)}
 
     def put_tags(self, job_id: str, new_tags: Mapping[str, str]) -> None:
+        if not new_tags:
+            return
+        # An upsert: on PostgreSQL two writers of one key both see it absent, and a delete-then-insert
+        # would end in a duplicate-key error. Keys in one order, so two writers never deadlock.
+        rows = [{"job_id": job_id, "key": key, "value": new_tags[key]} for key in sorted(new_tags)]
         with translate_errors(), self._engine.begin() as conn:
-            for key, value in new_tags.items():
-                conn.execute(tags.delete().where(tags.c.job_id == job_id, tags.c.key == key))
-                conn.execute(tags.insert().values(job_id=job_id, key=key, value=value))
+            conn.execute(_tag_upsert(self._engine.dialect.name), rows)
 
     def remove_tags(self, job_id: str, keys: Sequence[str]) -> None:
         with translate_errors(), self._engine.begin() as conn:

@@ -44,3 +44,11 @@ tags = sa.Table(
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("value", sa.String(256), nullable=False),
 )
+
+# Store identity and the jobs-created counter (a trigger keeps it; migration 0002; see data_dir.py).
+meta = sa.Table(
+    "trainplane_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)

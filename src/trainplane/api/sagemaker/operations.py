@@ -18,7 +18,7 @@ from trainplane.service.jobs import JobService, StopOutcome
 Body = Mapping[str, Any]
 Result = dict[str, Any] | bytes | None  # bytes: the JSON body, already encoded
 Handler = Callable[[JobService, str, Body], Result]
-DESCRIBED_MEMO_ENTRIES = 1024
+DESCRIBED_MEMO_ENTRIES = 256
 # Describe's body is a pure function of the job (id, version) unless it reads the clock (translate).
 _described: Memo[tuple[str, int], bytes] = Memo(DESCRIBED_MEMO_ENTRIES)
 

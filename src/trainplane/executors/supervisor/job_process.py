@@ -273,8 +273,9 @@ def describe_exit(wait_status: int) -> str:
 
 def _checkpoint_location(uri: str | None) -> Path | None:
     from trainplane.artifacts.locations import to_local_path
+    from trainplane.domain import fields
 
-    return None if uri is None else to_local_path("checkpointConfig.s3Uri", uri)
+    return None if uri is None else to_local_path(fields.CHECKPOINT_LOCATION, uri)
 
 
 def _hand_over(roots: list[Path], run_as: Mapping[str, Any]) -> None:

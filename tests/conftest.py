@@ -1,0 +1,5 @@
+"""Fixtures every test directory may use."""
+
+from __future__ import annotations
+
+pytest_plugins = ("tests.support.postgres",)
