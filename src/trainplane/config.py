@@ -8,6 +8,7 @@ import json
 import math
 import os
 import pwd
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -152,7 +153,14 @@ def validate(settings: Settings) -> None:
     Raises:
         errors.Invalid: the first unusable setting, named by option and environment variable.
     """
+    _check(
+        settings.host, bool(settings.host.strip()), "host", "must name an interface (0.0.0.0: all of them)"
+    )
     _check(settings.port, 0 <= settings.port <= 65535, "port", "must be a TCP port from 0 to 65535")
+    _check(
+        settings.region, re.fullmatch(r"[a-z0-9-]+", settings.region) is not None, "region", "like us-east-1"
+    )
+    _check(settings.account, re.fullmatch(r"[0-9]{12}", settings.account) is not None, "account", "12 digits")
     _check_seconds(settings.stop_grace_seconds, "stop_grace_seconds", 0, MAX_GRACE_SECONDS)
     _check_seconds(settings.reconcile_interval_seconds, "reconcile_interval_seconds", 0.01, 3600)
     _check(settings.max_active_jobs, settings.max_active_jobs >= 0, "max_active_jobs", "must be 0 or more")

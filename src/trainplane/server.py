@@ -197,7 +197,11 @@ def _raise_open_files_limit() -> None:
 def _serve_locked(settings: Settings) -> None:
     if not settings.database_url:
         quick_check(settings.sqlite_path)
-    plane = build(settings)
+    try:
+        plane = build(settings)
+    except sa_exc.OperationalError as exc:  # no such directory, not a database, locked by another program
+        url = sa_url.make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+        raise StoreMismatch(f"cannot open the database {url}: {exc.orig}") from None
     marker = StoreMarker(settings.data_dir, plane.store.engine)
     try:
         marker.check()

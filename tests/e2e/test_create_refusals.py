@@ -73,3 +73,19 @@ def test_the_grace_tag_cannot_be_changed_after_create(
         "tags: tag trainplane:stop-grace-seconds is read once, when the job is created"
     )
     assert sm.list_tags(ResourceArn=arn)["Tags"] == grace
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"Environment": {"A": "x\x00y"}}, "environment"),
+        ({"HyperParameters": {"lr": "0.1\x00"}}, "hyperParameters"),
+    ],
+)
+def test_a_nul_no_process_can_carry_is_refused_at_create(
+    sm: Any, job_request: Callable[..., dict[str, Any]], changes: dict[str, Any], field: str
+) -> None:
+    """It used to be accepted, then fail as 'AlgorithmError: ... could not start: embedded null byte'."""
+    code, message = _refusal(sm, job_request(**changes))
+    assert code == "ValidationException"
+    assert message.startswith(f"{field}: contains a NUL character")

@@ -99,6 +99,8 @@ def test_staging_failure_fails_without_spawning(executor: LocalExecutor, tmp_pat
     assert observation.phase is Phase.FINISHED
     assert observation.outcome.failure is not None and "missing" in observation.outcome.failure.message
     assert "train" in observation.outcome.failure.message
+    # The core's neutral field name (channels.1.source) would reach a SageMaker client's FailureReason.
+    assert "channels." not in observation.outcome.failure.message
     assert observation.started_at is None
     assert not (tmp_path / "spawned").exists()
 

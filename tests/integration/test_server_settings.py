@@ -96,6 +96,9 @@ def test_a_bad_option_is_one_line_and_exit_2(
         ("TRAINPLANE_RUN_AS_USER", "no-such-user-xyz"),
         ("TRAINPLANE_AUTH_TOKENS", "[]"),
         ("TRAINPLANE_DATABASE_URL", "oracle://x"),
+        ("TRAINPLANE_HOST", ""),  # it listened on every interface, with no credentials
+        ("TRAINPLANE_ACCOUNT", "abc"),  # every job's ARN then failed AddTags' own ARN pattern
+        ("TRAINPLANE_REGION", "bad/region"),
     ],
 )
 def test_a_bad_environment_variable_is_one_line_and_exit_2(
@@ -177,3 +180,13 @@ def test_allowed_roots_and_switches_parse_from_the_environment(tmp_path: Path) -
     assert settings.allow_root_jobs is True
     assert settings.location_roots[0] == (tmp_path / "data").absolute()
     validate(settings)  # no exception: every root exists
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """It was a SQLAlchemy traceback ("unable to open database file")."""
+    url = f"sqlite:///{tmp_path}/no-such-dir/x.db"
+    code, stderr = _serve(capsys, monkeypatch, tmp_path / "data", "--database-url", url)
+    assert code == 1 and stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    assert "cannot open the database" in stderr and "no-such-dir" in stderr

@@ -163,3 +163,11 @@ def test_small_hyperparameters_keep_every_toolkit_variable() -> None:
 
 def test_every_value_is_a_string() -> None:
     assert all(isinstance(value, str) for value in _env().values())
+
+
+def test_a_hyperparameter_no_variable_name_can_hold_is_left_out_and_named() -> None:
+    """SageMaker accepts the key `a=b`; SM_HP_A=B is no variable name (exec refused the whole job)."""
+    env = _env(_spec(hyperparameters={"a=b": "1", "lr": "0.1"}))
+    assert "SM_HP_A=B" not in env and env["SM_HP_LR"] == "0.1"
+    assert env["TRAINPLANE_OMITTED_ENV"] == "SM_HP_A=B"
+    assert json.loads(env["SM_HPS"])["a=b"] == 1

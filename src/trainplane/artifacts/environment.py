@@ -61,14 +61,18 @@ def is_inherited(name: str) -> bool:
 
 
 def fit_kernel_limits(env: dict[str, str]) -> dict[str, str]:
-    """Leave out the SM_* variables that would make exec fail with "Argument list too long".
+    """Leave out the SM_* variables that would make exec fail ("Argument list too long", or a name
+    with "=" from a hyperparameter key SageMaker accepts).
 
-    Any SM_* variable over MAX_VARIABLE_BYTES goes; then the summaries in OMISSIBLE_VARIABLES, largest
-    first, until the whole block fits ENVIRONMENT_BUDGET_BYTES. The hyperparameters stay complete in
-    input/config/hyperparameters.json and in the SM_HP_<NAME> variables.
+    Any SM_* variable named with "=" or over MAX_VARIABLE_BYTES goes; then the summaries in
+    OMISSIBLE_VARIABLES, largest first, until the whole block fits ENVIRONMENT_BUDGET_BYTES. The
+    hyperparameters stay complete in input/config/hyperparameters.json (and in SM_HP_<NAME>, but for
+    a key holding "=").
     """
     omitted = [
-        key for key, value in env.items() if key.startswith("SM_") and _size(key, value) > MAX_VARIABLE_BYTES
+        key
+        for key, value in env.items()
+        if key.startswith("SM_") and ("=" in key or _size(key, value) > MAX_VARIABLE_BYTES)
     ]
     for key in omitted:
         del env[key]

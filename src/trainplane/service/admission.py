@@ -93,6 +93,7 @@ def spec_for(request: NewJob, settings: AdmissionSettings, artifacts: Artifacts)
         errors.Invalid: unknown image or executor, unusable location, tag or channel list.
     """
     runtime = images.resolve(settings.image_rules, request.image)
+    _check_runnable(request)
     _check_channels(request.channels)
     _check_locations(request, artifacts)
     command = images.build_command(runtime, request.entrypoint, request.arguments)
@@ -125,6 +126,20 @@ def _executor(tag: str | None, settings: AdmissionSettings) -> str:
         known = ", ".join(sorted(settings.executors))
         raise errors.Invalid(fields.TAGS, f"tag {EXECUTOR_TAG}: no executor {tag!r} here (known: {known})")
     return tag
+
+
+def _check_runnable(request: NewJob) -> None:
+    """A NUL fits in no process argument or environment variable: refuse it now, not as a failed start."""
+    checks = (
+        (fields.ENTRYPOINT, (*request.entrypoint, *request.arguments)),
+        (fields.ENVIRONMENT, (*request.environment, *request.environment.values())),
+        (fields.HYPERPARAMETERS, (*request.hyperparameters, *request.hyperparameters.values())),
+    )
+    for name, texts in checks:
+        if any("\x00" in text for text in texts):
+            raise errors.Invalid(
+                name, "contains a NUL character, which no process argument or variable can hold"
+            )
 
 
 def _check_channels(channels: Sequence[Channel]) -> None:

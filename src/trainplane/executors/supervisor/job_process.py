@@ -96,7 +96,7 @@ class JobProcess:
                 owned = [layout.base_dir, self._dir.control_dir]
                 _hand_over(owned + ([durable] if durable and is_new_durable else []), run_as)
         except errors.Invalid as exc:
-            self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.message}")
+            self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.reason}")
         except OSError as exc:
             self.staging_error = Failure(FailureKind.PLATFORM, f"staging the inputs failed: {exc}")
         else:
