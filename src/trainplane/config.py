@@ -65,6 +65,10 @@ class Settings:
     allow_root_jobs: bool = False  # a root server without run_as_user refuses to start unless this is set
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Supervisors and jobs run in their own directories: a relative data dir would name nothing there.
+        object.__setattr__(self, "data_dir", self.data_dir.absolute())
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "trainplane.db"
@@ -85,8 +89,9 @@ class Settings:
     @property
     def protected_paths(self) -> tuple[Path, ...]:
         """The server's own files, never a location a request may name."""
-        names = ("trainplane.db", "trainplane.db-wal", "trainplane.db-shm", "runs")
-        extra = ("notify.sock", "server.json", "server.lock", "store-id.json")
+        # SQLite opens <db>-journal too (a directory there makes the database unreadable at the next start).
+        names = ("trainplane.db", "trainplane.db-wal", "trainplane.db-shm", "trainplane.db-journal", "runs")
+        extra = ("notify.sock", "server.json", "server.lock", "store-id.json", ".store-id.json.tmp")
         return tuple(self.data_dir.absolute() / name for name in (*names, *extra))
 
     def run_as(self) -> RunAs | None:

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -36,6 +37,7 @@ log = logging.getLogger("trainplane.server")
 LISTEN_BACKLOG = 2048
 __all__ = ["ControlPlane", "DataDirInUse", "StoreMismatch", "build", "check", "serve"]
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
+OPEN_FILES_WANTED = 65_536  # when the hard limit is unlimited
 
 
 def check(settings: Settings) -> None:
@@ -175,10 +177,21 @@ def serve(settings: Settings) -> None:
         stream=sys.stderr,
     )
     lock = DataDirLock(settings.data_dir)  # before anything touches the socket or the database
+    _raise_open_files_limit()
     try:
         _serve_locked(settings)
     finally:
         lock.close()
+
+
+def _raise_open_files_limit() -> None:
+    """Every supervised job holds a pidfd here: 1,000 jobs pass the usual soft limit of 1,024 files."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, OPEN_FILES_WANTED)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    log.info("event=open_files_limit soft=%d", resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
 def _serve_locked(settings: Settings) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainplane.artifacts.local import LocalArtifacts
+from trainplane.config import Settings
 from trainplane.domain import errors
 
 FIELD = "output_location"
@@ -106,3 +107,19 @@ def test_checkpoint_local_paths_and_channel_names_inside_the_tree_are_accepted(
     artifacts.check_channel_name("channels.1.name", "train.v2-x_y")
     with pytest.raises(errors.Invalid):
         artifacts.check_channel_name("channels.1.name", "..")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["trainplane.db", "trainplane.db-wal", "trainplane.db-journal", "store-id.json", ".store-id.json.tmp"],
+)
+def test_the_settings_protect_every_file_sqlite_and_the_server_write_in_the_data_dir(
+    tmp_path: Path, name: str
+) -> None:
+    """A directory named trainplane.db-journal (an output location) made SQLite refuse the database."""
+    settings = Settings(data_dir=tmp_path / "data")
+    artifacts = LocalArtifacts(
+        settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
+    )
+    with pytest.raises(errors.Invalid, match="server's own data"):
+        artifacts.check_location(FIELD, str(settings.data_dir / name / "out"))

@@ -125,6 +125,20 @@ def test_stop_of_a_finished_job_is_already_finished(plane: ControlPlane, tmp_pat
     assert outcome is StopOutcome.ALREADY_FINISHED and job.primary is Primary.COMPLETED
 
 
+def test_a_relative_data_dir_runs_jobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The README's `--data-dir ./tp-data`: supervisors run in their run dirs, so it must be absolute."""
+    monkeypatch.chdir(tmp_path)
+    plane = build(Settings(data_dir=Path("tp-data"), reconcile_interval_seconds=1, allowed_roots=(tmp_path,)))
+    try:
+        plane.reconciler.recover()
+        plane.reconciler.start()
+        plane.service.create(TENANT, _job(tmp_path, "relative", "print('done')"))
+        wait_until(lambda: _status(plane, "relative") in (Secondary.COMPLETED, Secondary.FAILED), 15)
+        assert _status(plane, "relative") is Secondary.COMPLETED
+    finally:
+        plane.close()
+
+
 def test_a_new_control_plane_reattaches_and_stops_a_running_job(settings: Settings, tmp_path: Path) -> None:
     first = build(settings)
     first.reconciler.recover()

@@ -46,6 +46,7 @@ def test_absolute_paths_and_local_file_uris_are_accepted(uri: str, expected: str
         ("https://example.com/data", "scheme 'https' is not supported"),
         ("gs://bucket/x", "scheme 'gs' is not supported"),
         ("/tmp/nul\x00byte", "NUL"),
+        ("file:///tmp/nul%00byte", "NUL"),
     ],
 )
 def test_unsupported_locations_are_invalid_and_name_the_field(uri: str, reason_part: str) -> None:

@@ -53,6 +53,8 @@ def _from_file_uri(field: str, uri: str) -> pathlib.Path:
     if parsed.query or parsed.fragment:
         raise errors.Invalid(field, "a file:// URI must not carry a query or fragment")
     path = unquote(parsed.path)
+    if "\x00" in path:
+        raise errors.Invalid(field, "contains a NUL character")
     if not path.startswith("/"):
         raise errors.Invalid(field, f"{uri!r} does not name an absolute path: {_FORMS}")
     return _normalised(path)

@@ -51,6 +51,11 @@ class ProcessWatcher:
                 pidfd = os.pidfd_open(pid)
             except ProcessLookupError:
                 return False
+            except OSError as exc:
+                # Out of descriptors (EMFILE) must not fail a launch: the reconciler's sweep still
+                # observes the supervisor, only the instant notice of its death is lost.
+                _log.warning("event=process_watch_unavailable pid=%d error=%s", pid, exc)
+                return True
             self._watched_pids.add(pid)
             self._incoming.append((pidfd, _Watched(pid, key, is_child)))
             if self._thread is None:
