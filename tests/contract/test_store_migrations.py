@@ -18,6 +18,8 @@ from trainplane.store import engines
 from trainplane.store.sql_store import SqlStore
 from trainplane.store.tables import meta, metadata
 
+START_TIMEOUT_SECONDS = 30  # the four migrate in well under a second
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
@@ -84,12 +86,13 @@ def test_replicas_starting_together_on_an_empty_postgresql_migrate_it_once(
         except Exception as exc:  # any failure to start is the finding
             failures.append(exc)
 
-    threads = [threading.Thread(target=start) for _ in range(4)]
+    threads = [threading.Thread(target=start, daemon=True) for _ in range(4)]
     try:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            thread.join(START_TIMEOUT_SECONDS)
+        assert not any(thread.is_alive() for thread in threads), "a replica hung in its migration"
         assert failures == []
         stores[0].insert(make_job(f"one-{uuid.uuid4().hex[:6]}"))
     finally:
