@@ -161,3 +161,25 @@ def test_echoed_values_are_cut_to_a_short_prefix(server: ServerProcess) -> None:
     many = json.dumps({"TrainingJobName": "ok", "Tags": [{"Key": huge[:300_000], "Value": "v"}] * 5}).encode()
     response = _post(server.url, "SageMaker.CreateTrainingJob", many)
     assert response.status_code == 400 and len(response.content) < 20_000
+
+
+def test_null_members_are_absent_as_on_aws(server: ServerProcess, job_request: Any) -> None:
+    """A JSON null for an optional member means "not given" (found by the fuzzer: it was a 500)."""
+    nulls = {key: None for key in ("SortBy", "SortOrder", "MaxResults", "NextToken", "StatusEquals")}
+    response = _post(server.url, "SageMaker.ListTrainingJobs", json.dumps(nulls).encode())
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json()["TrainingJobSummaries"], list)
+    request = job_request()
+    request["HyperParameters"] = None
+    request["Tags"] = None
+    request["StoppingCondition"] = {"MaxRuntimeInSeconds": 600, "MaxWaitTimeInSeconds": None}
+    created = _post(server.url, "SageMaker.CreateTrainingJob", json.dumps(request).encode())
+    assert created.status_code == 200, created.text
+    described = _post(
+        server.url,
+        "SageMaker.DescribeTrainingJob",
+        json.dumps({"TrainingJobName": request["TrainingJobName"]}).encode(),
+    ).json()
+    assert described["StoppingCondition"]["MaxRuntimeInSeconds"] == 600
+    assert described.get("HyperParameters", {}) == {}
+    stop_every_job(sagemaker_client(server.url))

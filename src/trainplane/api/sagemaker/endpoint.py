@@ -95,7 +95,7 @@ class SageMakerEndpoint:
 def _decoded_and_validated(operation_name: str, raw: bytes) -> Any:
     body = _decode(raw)
     shapes.validate(operation_name, body)
-    return body
+    return shapes.without_nulls(body)
 
 
 def _encode(result: Result) -> bytes:

@@ -91,6 +91,16 @@ def validate(operation: str, body: object) -> None:
         raise ShapeInvalid(violations)
 
 
+def without_nulls(value: Any) -> Any:
+    """`value` with every JSON-null member dropped: AWS treats a null member as absent, and so does
+    validation, so the operations never see a None where they expect a default."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
 def check_depth(body: object) -> None:
     """Refuse JSON nested deeper than MAX_NESTING_DEPTH, without recursing.
 
