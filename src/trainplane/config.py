@@ -64,6 +64,9 @@ class Settings:
     run_as_user: str = ""  # name or uid jobs run as; empty: the server's own user
     run_as_group: str = ""  # name or gid; empty: the run-as user's primary group
     allow_root_jobs: bool = False  # a root server without run_as_user refuses to start unless this is set
+    executor: str = "local"  # the executor of a job without the trainplane:executor tag
+    ray_address: str = ""  # Ray's Job Submission API (http://head:8265); empty: no Ray executor
+    ray_shared_dir: str = ""  # Ray jobs' run dirs, at the same path on Ray's workers; empty: <data_dir>/runs
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,6 +86,10 @@ class Settings:
         return self.data_dir / "runs"
 
     @property
+    def ray_runs_dir(self) -> Path:
+        return Path(self.ray_shared_dir).absolute() if self.ray_shared_dir else self.runs_dir
+
+    @property
     def location_roots(self) -> tuple[Path, ...]:
         """Where request locations may lie: the data dir (outside its own files) and the listed roots."""
         return (self.data_dir.absolute(), *self.allowed_roots)
@@ -92,7 +99,14 @@ class Settings:
         """The server's own files, never a location a request may name."""
         # SQLite opens <db>-journal too (a directory there makes the database unreadable at the next start).
         names = ("trainplane.db", "trainplane.db-wal", "trainplane.db-shm", "trainplane.db-journal", "runs")
-        extra = ("notify.sock", "server.json", "server.lock", "store-id.json", ".store-id.json.tmp")
+        extra = (
+            "notify.sock",
+            "notify-ray.sock",
+            "server.json",
+            "server.lock",
+            "store-id.json",
+            ".store-id.json.tmp",
+        )
         return tuple(self.data_dir.absolute() / name for name in (*names, *extra))
 
     def run_as(self) -> RunAs | None:

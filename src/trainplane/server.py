@@ -29,7 +29,9 @@ from trainplane.config import Settings, setting_name
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
 from trainplane.domain import errors
 from trainplane.executors.local.launcher import LocalExecutor
+from trainplane.executors.ray.executor import RayExecutor
 from trainplane.service.jobs import JobService, ServiceSettings
+from trainplane.service.ports import Executor
 from trainplane.service.reconciler import Reconciler
 from trainplane.store.sql_store import SqlStore
 
@@ -53,6 +55,12 @@ def check(settings: Settings) -> None:
             raise errors.Invalid(setting_name("auth_tokens"), f"cannot read the tokens: {exc}") from exc
         except errors.Invalid as exc:
             raise errors.Invalid(setting_name("auth_tokens"), exc.reason) from exc
+    if settings.executor not in configured_executors(settings):
+        known = ", ".join(configured_executors(settings))
+        raise errors.Invalid(
+            setting_name("executor"),
+            f"{settings.executor!r} is not configured here ({known}; ray needs --ray-address)",
+        )
     if settings.database_url:
         try:
             backend = sa_url.make_url(settings.database_url).get_backend_name()
@@ -63,6 +71,10 @@ def check(settings: Settings) -> None:
                 setting_name("database_url"),
                 f"{backend!r} is not supported ({', '.join(SUPPORTED_DATABASES)})",
             )
+
+
+def configured_executors(settings: Settings) -> tuple[str, ...]:
+    return ("local", *(("ray",) if settings.ray_address else ()))
 
 
 class SystemClock:
@@ -95,14 +107,22 @@ def build(settings: Settings) -> ControlPlane:
         settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
     )
     run_as = settings.run_as()
-    executor = LocalExecutor(
-        settings.runs_dir,
-        notify_socket_path=settings.data_dir / "notify.sock",
-        run_as=None
+    run_as_doc = (
+        None
         if run_as is None
-        else {"uid": run_as.uid, "gid": run_as.gid, "user": run_as.user, "home": run_as.home},
+        else {"uid": run_as.uid, "gid": run_as.gid, "user": run_as.user, "home": run_as.home}
     )
-    executors = {executor.name: executor}
+    executor = LocalExecutor(
+        settings.runs_dir, notify_socket_path=settings.data_dir / "notify.sock", run_as=run_as_doc
+    )
+    executors: dict[str, Executor] = {executor.name: executor}
+    if settings.ray_address:
+        executors["ray"] = RayExecutor(
+            settings.ray_runs_dir,
+            settings.ray_address,
+            notify_socket_path=settings.data_dir / "notify-ray.sock",
+            run_as=run_as_doc,
+        )
     service = JobService(
         store,
         artifacts,
@@ -113,7 +133,7 @@ def build(settings: Settings) -> ControlPlane:
             region=settings.region,
             account=settings.account,
             max_active_jobs=settings.max_active_jobs,
-            default_executor=executor.name,
+            default_executor=settings.executor,
         ),
         executors,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import local_jobs
+from tests.support import local_jobs, ray_cluster
 from tests.support.waiting import wait_until
 from trainplane.domain.job import ExecutorHandle, FailureKind
 from trainplane.domain.status import StopReason
@@ -41,6 +41,7 @@ def _lose_local(handle: ExecutorHandle) -> None:
 
 ENGINES = {
     "local": Engine(lambda path: LocalExecutor(path), _lose_local, local_jobs.kill_leftovers),
+    "ray": Engine(ray_cluster.make_executor, ray_cluster.lose, ray_cluster.cleanup),
 }
 
 
@@ -105,7 +106,8 @@ def test_a_stop_before_the_launch_never_runs_the_job(executor: Executor, tmp_pat
     job = local_jobs.make_job(tmp_path, 'touch "$TEST_DIR/ran"')
     handle = ExecutorHandle(executor.name, {"run_dir": str(tmp_path / "runs" / job.id), "job_id": job.id})
     executor.request_stop(handle, local_jobs.stop_intent(grace_seconds=5.0))
-    assert executor.launch(job) == handle
+    launched = executor.launch(job)  # the same job and run dir (an engine may add its own id)
+    assert launched.executor == handle.executor and launched.ref.items() >= handle.ref.items()
     observation = local_jobs.wait_finished(executor, handle, 20)
     assert observation.was_stopped and observation.started_at is None
     assert not (tmp_path / "ran").exists()

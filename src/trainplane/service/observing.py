@@ -39,7 +39,8 @@ def apply(job: Job, observation: Observation, now: datetime) -> Job:
     updated = _adopt_engine_stop(_catch_up_start(job, observation, now), observation)
     if observation.phase is Phase.LOST:
         lost = dataclasses.replace(updated, outcome=observation.outcome)
-        return with_failure(lost, LOST).advance(Event.FAILED, now, LOST.message)
+        failure = LOST if observation.lost_reason is None else _lost_because(observation.lost_reason)
+        return with_failure(lost, failure).advance(Event.FAILED, now, failure.message)
     if observation.phase is Phase.PACKAGING and updated.status is Secondary.TRAINING:
         if observation.outcome.exit_code == 0 and not observation.was_stopped:
             at = observation.exited_at or now
@@ -47,6 +48,10 @@ def apply(job: Job, observation: Observation, now: datetime) -> Job:
     if observation.phase is Phase.FINISHED:
         return _finish(updated, observation, now)
     return updated
+
+
+def _lost_because(reason: str) -> Failure:
+    return Failure(FailureKind.PLATFORM, f"{LOST.message}: {reason}")
 
 
 def _catch_up_start(job: Job, observation: Observation, now: datetime) -> Job:

@@ -124,6 +124,7 @@ class Observation:
     was_stopped: bool = False  # the executor ran the stop protocol
     stop: StopIntent | None = None  # the stop the executor is carrying out (it may have started it)
     outcome: Outcome = field(default_factory=Outcome)  # as far as known: complete once the phase is FINISHED
+    lost_reason: str | None = None  # LOST: what the engine says became of the job (e.g. Ray's status)
 
 
 class Executor(Protocol):

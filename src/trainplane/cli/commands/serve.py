@@ -64,6 +64,13 @@ def register(subparsers: Any) -> None:
     _option(
         parser, "--database-url", "database_url", "SQLAlchemy URL of the store; unset: SQLite in the data dir"
     )
+    _option(parser, "--executor", "executor", "executor of jobs without a trainplane:executor tag: local|ray")
+    _option(
+        parser, "--ray-address", "ray_address", "Ray's Job Submission API (http://head:8265): enables ray"
+    )
+    _option(
+        parser, "--ray-shared-dir", "ray_shared_dir", "Ray jobs' run dirs, seen at this path by Ray's workers"
+    )
     parser.add_argument(
         "--allow-root-jobs",
         dest="allow_root_jobs",

@@ -1,0 +1,199 @@
+"""The Ray executor on a real Ray head: our stop protocol inside a Ray job, and Ray's view of it.
+
+The contract suite (tests/contract/test_executor.py) runs on Ray too; these are what only Ray has:
+Ray's own status beside ours, a stop from Ray's side, a control plane restarted mid-stop, a job Ray lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support import local_jobs, ray_cluster
+from tests.support.waiting import wait_until
+from trainplane.domain.job import ExecutorHandle, Job
+from trainplane.domain.status import StopReason
+from trainplane.executors.ray.executor import RayExecutor
+from trainplane.executors.ray.submission import RayJobs
+from trainplane.service.ports import Phase
+
+SAVE_ON_TERM = textwrap.dedent(
+    """
+    import os, pathlib, signal, sys, time
+    test_dir = pathlib.Path(os.environ["TEST_DIR"])
+    def on_term(signum, frame):
+        pathlib.Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("saved on SIGTERM")
+        with open(test_dir / "sigterms", "a") as log:
+            log.write("1\\n")
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, on_term)
+    (test_dir / "ready").write_text(str(os.getpid()))
+    while True:
+        time.sleep(60)
+    """
+)
+# Ignores SIGTERM and leaves a forked child and a double-forked (setsid) daemon behind.
+STUBBORN = 'trap "" TERM; ( setsid sleep 1000 & ); bash -c "sleep 1001; true" & touch "$TEST_DIR/ready"; wait'
+
+
+@pytest.fixture
+def ray_jobs() -> Iterator[RayJobs]:
+    jobs = RayJobs(ray_cluster.address())
+    yield jobs
+    jobs.close()
+
+
+@pytest.fixture
+def executor(tmp_path: Path) -> Iterator[RayExecutor]:
+    made = ray_cluster.make_executor(tmp_path / "runs")
+    yield made
+    made.close()
+    ray_cluster.cleanup(tmp_path / "runs")
+
+
+def _python_job(tmp_path: Path, code: str) -> Job:
+    job = local_jobs.make_job(tmp_path, "")
+    return dataclasses.replace(job, spec=dataclasses.replace(job.spec, command=(sys.executable, "-c", code)))
+
+
+def _ray_status(ray_jobs: RayJobs, handle: ExecutorHandle) -> str:
+    state = ray_jobs.state(handle.ref["submission_id"])
+    assert state is not None
+    return state.status
+
+
+def test_a_cooperative_job_saves_its_model_on_stop_and_ray_sees_it_succeed(
+    executor: RayExecutor, ray_jobs: RayJobs, tmp_path: Path
+) -> None:
+    handle = executor.launch(_python_job(tmp_path, SAVE_ON_TERM))
+    wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")
+    assert _ray_status(ray_jobs, handle) == "RUNNING"
+    intent = local_jobs.stop_intent(grace_seconds=30.0)
+    executor.request_stop(handle, intent)
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    assert observation.phase is Phase.FINISHED and observation.was_stopped and observation.stop == intent
+    report = observation.outcome.stop_report
+    assert report is not None and report.kill_sent_at is None  # it left within the window
+    assert (tmp_path / "sigterms").read_text() == "1\n"  # our SIGTERM, once; Ray sent none
+    assert observation.outcome.model_uri is not None
+    assert local_jobs.model_members(observation.outcome.model_uri)["model.txt"] == b"saved on SIGTERM"
+    # Our supervisor was Ray's entrypoint and ended normally after packaging.
+    wait_until(lambda: _ray_status(ray_jobs, handle) == "SUCCEEDED", 10, message="Ray says SUCCEEDED")
+
+
+def test_a_job_ignoring_sigterm_is_killed_at_its_own_deadline_with_no_survivor(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    """The grace window is the job's (1 s here), not Ray's 3 s, and the setsid daemon dies too."""
+    job = local_jobs.make_job(tmp_path, STUBBORN)
+    handle = executor.launch(job)
+    wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")
+    intent = local_jobs.stop_intent(grace_seconds=1.0)
+    executor.request_stop(handle, intent)
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    report = observation.outcome.stop_report
+    assert observation.was_stopped and report is not None and report.kill_sent_at is not None
+    assert intent.deadline_at <= report.kill_sent_at <= intent.deadline_at + timedelta(seconds=0.25)
+    assert report.term_pids >= 3 and report.kill_pids >= 3 and report.survivors == ()
+    assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
+
+
+def test_ray_job_stop_from_the_cli_runs_our_protocol_and_reports_a_preemption(
+    executor: RayExecutor, ray_jobs: RayJobs, tmp_path: Path
+) -> None:
+    job = _python_job(tmp_path, SAVE_ON_TERM)
+    handle = executor.launch(job)
+    wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")
+    ray = Path(sys.executable).parent / "ray"
+    subprocess.run(
+        [str(ray), "job", "stop", "--address", ray_cluster.address(), handle.ref["submission_id"]],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    assert observation.phase is Phase.FINISHED and observation.was_stopped
+    assert observation.stop is not None and observation.stop.reason is StopReason.PREEMPTED
+    assert observation.stop.grace_seconds == job.spec.grace_seconds  # the job's window, not Ray's
+    assert observation.outcome.model_uri is not None and observation.outcome.failure is None
+    assert local_jobs.model_members(observation.outcome.model_uri)["model.txt"] == b"saved on SIGTERM"
+    assert _ray_status(ray_jobs, handle) == "STOPPED"
+    assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
+
+
+def test_a_restarted_control_plane_finishes_a_stop_in_progress_at_its_deadline(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    job = local_jobs.make_job(tmp_path, STUBBORN)
+    handle = executor.launch(job)
+    wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")
+    intent = local_jobs.stop_intent(grace_seconds=2.0)
+    executor.request_stop(handle, intent)
+    executor.close()  # the control plane goes away mid-stop
+    restarted = RayExecutor(tmp_path / "runs", ray_cluster.address())
+    try:
+        assert restarted.launch(job) == handle  # reattached by its submission id, not submitted again
+        assert restarted.observe(handle).phase is Phase.RUNNING
+        restarted.request_stop(handle, local_jobs.stop_intent(grace_seconds=60.0))  # re-delivery
+        observation = local_jobs.wait_finished(restarted, handle, 20)
+    finally:
+        restarted.close()
+    report = observation.outcome.stop_report
+    assert observation.stop == intent  # the first deadline stands
+    assert report is not None and report.kill_sent_at is not None and report.survivors == ()
+    assert intent.deadline_at <= report.kill_sent_at <= intent.deadline_at + timedelta(seconds=0.25)
+    assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
+
+
+def test_a_job_whose_supervisor_ray_lost_is_reported_with_rays_status(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    job = local_jobs.make_job(tmp_path, STUBBORN)
+    handle = executor.launch(job)
+    wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")
+    ray_cluster.lose(handle)
+    observation = local_jobs.wait_for_phase(executor, handle, (Phase.LOST, Phase.FINISHED), 20)
+    assert observation.phase is Phase.LOST
+    assert observation.lost_reason is not None and "Ray reports the job FAILED" in observation.lost_reason
+    report = executor.kill_all(handle)
+    assert report.kill_pids >= 3 and report.survivors == ()
+    assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
+
+
+def test_a_job_ray_no_longer_knows_is_lost_not_in_progress_forever(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    """As after a Ray head restart: the submission is gone from Ray and no supervisor runs."""
+    job = local_jobs.make_job(tmp_path, "true")
+    run_dir = tmp_path / "runs" / job.id
+    run_dir.mkdir(parents=True)
+    handle = ExecutorHandle("ray", {"run_dir": str(run_dir), "job_id": job.id, "submission_id": "tp-gone"})
+    observation = executor.observe(handle)
+    assert observation.phase is Phase.LOST
+    assert (
+        observation.lost_reason is not None
+        and "Ray no longer knows the job tp-gone" in observation.lost_reason
+    )
+
+
+def test_a_job_waiting_for_resources_is_stopped_without_ever_running(
+    executor: RayExecutor, ray_jobs: RayJobs, tmp_path: Path
+) -> None:
+    """Ray keeps a job PENDING while its instance type does not fit; a stop must still end it."""
+    job = local_jobs.make_job(tmp_path, 'touch "$TEST_DIR/ran"', instance_type="ml.p4d.24xlarge")
+    handle = executor.launch(job)
+    assert _ray_status(ray_jobs, handle) == "PENDING"
+    assert executor.observe(handle).phase is Phase.PENDING
+    executor.request_stop(handle, local_jobs.stop_intent(grace_seconds=30.0))
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    assert observation.phase is Phase.FINISHED and observation.was_stopped
+    assert observation.started_at is None and observation.outcome.model_uri is not None
+    assert not (tmp_path / "ran").exists()
+    assert _ray_status(ray_jobs, handle) == "PENDING"  # Ray's own stop waits for the resources
