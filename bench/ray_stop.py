@@ -11,6 +11,7 @@ Needs a Ray head: TRAINPLANE_RAY_ADDRESS, or scripts/ray-up is run (and left run
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -101,7 +102,7 @@ class Bare:
     def trial(self, script: Path, marks: Path) -> dict[str, float]:
         submission_id, sent = self.run(script, marks)
         running = _until(lambda: self.status(submission_id) == "RUNNING")
-        _until(lambda: (marks / "ready").exists())
+        _until(lambda: _mark(marks, "ready") is not None)  # written, not just created
         first_line = _mark(marks, "ready")
         stop_sent = time.time()
         self.client.stop_job(submission_id)
@@ -124,9 +125,21 @@ class Bare:
 class Through:
     """The same script as a SageMaker training job on trainplane's Ray executor."""
 
-    def __init__(self, server: harness.Server, work: Path) -> None:
+    def __init__(self, server: harness.Server, work: Path, bare: Bare) -> None:
         self.api = server.api()
         self.work = work
+        self.runs_dir = server.data_dir / "runs"
+        self.bare = bare
+
+    def settle(self, name: str) -> None:
+        """Wait until Ray, too, sees the job ended (our supervisor exits after Stopped): no overlap."""
+        run_dir = next(
+            launch.parent
+            for launch in self.runs_dir.glob("*/launch.json")
+            if json.loads(launch.read_text())["job_name"] == name
+        )
+        submission_id = json.loads((run_dir / "ray-submission.json").read_text())["submission_id"]
+        _until(lambda: self.bare.status(submission_id) in ("SUCCEEDED", "STOPPED", "FAILED"))
 
     def describe(self, name: str) -> dict[str, Any]:
         return harness.describe(self.api, name)
@@ -144,12 +157,13 @@ class Through:
     def trial(self, script: Path, marks: Path) -> dict[str, float]:
         name, sent = self.create(script, marks, [RAY_TAG])
         running = _until(lambda: self.describe(name)["SecondaryStatus"] == "Training")
-        _until(lambda: (marks / "ready").exists())
+        _until(lambda: _mark(marks, "ready") is not None)  # written, not just created
         first_line = _mark(marks, "ready")
         stop_sent = time.time()
         self.api.call("StopTrainingJob", {"TrainingJobName": name})
         stopped = _until(lambda: self.describe(name)["TrainingJobStatus"] == "Stopped")
         assert first_line is not None
+        self.settle(name)
         return {
             "submit_running": running - sent,
             "submit_first_line": first_line - sent,
@@ -197,7 +211,9 @@ def summarize(
         result.bar(f"{key} p50 trainplane/bare <= {limit}", ratio, "<=", limit, unit="x")
     result.bar("grace: SIGKILL p50 - window, |ms| <= 500", abs(kill["p50"] - GRACE_SECONDS * 1000), "<=", 500)
     result.bar("grace: SIGKILL max - window, |ms| <= 500", abs(kill["max"] - GRACE_SECONDS * 1000), "<=", 500)
-    result.notes.append("trials interleaved (trainplane, then bare) on one Ray head; polls every 10 ms")
+    result.notes.append(
+        "trials interleaved, alternating which side goes first, on one Ray head; polls every 10 ms"
+    )
     result.notes.append("both request the same resources (ml.m5.large: 2 CPUs, 8 GiB) from Ray")
     return result
 
@@ -215,10 +231,13 @@ def measure(is_quick: bool) -> report.Result:
         bare = Bare(address)
         data = work / "data"
         with harness.running_server(data, "--stop-grace-seconds", "30", "--ray-address", address) as server:
-            through = Through(server, work)
+            through = Through(server, work, bare)
             for index in range(n["trials"]):
-                through_samples.append(through.trial(cooperative, _marks(work, f"tp-{index}")))
-                bare_samples.append(bare.trial(cooperative, _marks(work, f"bare-{index}")))
+                # ABAB..., then BABA...: neither side always runs right after the other's teardown.
+                first, second = (through, bare) if index % 2 == 0 else (bare, through)
+                for side in (first, second):
+                    samples = through_samples if side is through else bare_samples
+                    samples.append(side.trial(cooperative, _marks(work, f"{id(side)}-{index}")))
             for index in range(n["grace_trials"]):
                 kill, stopped = through.grace_trial(stubborn, _marks(work, f"tp-grace-{index}"))
                 grace["kill"].append(kill)

@@ -20,7 +20,7 @@ from tests.support import local_jobs, ray_cluster
 from tests.support.waiting import wait_until
 from trainplane.domain.job import ExecutorHandle, Job
 from trainplane.domain.status import StopReason
-from trainplane.executors.ray.executor import RayExecutor
+from trainplane.executors.ray.executor import SUBMISSION_FILE, RayExecutor
 from trainplane.executors.ray.submission import RayJobs
 from trainplane.service.ports import Phase
 
@@ -137,9 +137,12 @@ def test_a_restarted_control_plane_finishes_a_stop_in_progress_at_its_deadline(
     intent = local_jobs.stop_intent(grace_seconds=2.0)
     executor.request_stop(handle, intent)
     executor.close()  # the control plane goes away mid-stop
+    # ... as if it crashed right after submitting: its record of the submission is lost too.
+    (Path(handle.ref["run_dir"]) / SUBMISSION_FILE).unlink()
     restarted = RayExecutor(tmp_path / "runs", ray_cluster.address())
     try:
-        assert restarted.launch(job) == handle  # reattached by its submission id, not submitted again
+        # Ray already has the submission id: reattached, not submitted again (nor refused).
+        assert restarted.launch(job) == handle
         assert restarted.observe(handle).phase is Phase.RUNNING
         restarted.request_stop(handle, local_jobs.stop_intent(grace_seconds=60.0))  # re-delivery
         observation = local_jobs.wait_finished(restarted, handle, 20)

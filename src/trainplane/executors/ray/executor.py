@@ -92,11 +92,9 @@ class RayExecutor:
             if (directory.path / SUBMISSION_FILE).exists():
                 _log.info("event=launch_skipped job=%s reason=already_submitted", job.id)
                 return handle
-            # A crash between the submission and its record leaves Ray knowing the job: ask first.
-            if self._jobs.state(submission_id) is None:
-                notify_path = None if self._notify_path is None else str(self._notify_path)
-                launch_file.write(job, directory, notify_path, self._run_as)
-                self._submit(job, directory, submission_id)
+            notify_path = None if self._notify_path is None else str(self._notify_path)
+            launch_file.write(job, directory, notify_path, self._run_as)
+            self._submit(job, directory, submission_id)
             status_file.write_atomic(
                 directory.path / SUBMISSION_FILE,
                 {"submission_id": submission_id, "address": self.address},
@@ -107,7 +105,8 @@ class RayExecutor:
     def _submit(self, job: Job, directory: run_dir.RunDir, submission_id: str) -> None:
         wanted = resources.of_instance_type(job.spec.instance_type)
         stop_wait_seconds = math.ceil(job.spec.grace_seconds) + STOP_WAIT_MARGIN_SECONDS
-        self._jobs.submit(
+        # A crash between the submission and its record leaves Ray knowing the job: not submitted twice.
+        is_new = self._jobs.submit(
             submission_id,
             self._entrypoint(directory),
             wanted,
@@ -115,9 +114,10 @@ class RayExecutor:
             {"RAY_JOB_STOP_WAIT_TIME_S": str(stop_wait_seconds)},
         )
         _log.info(
-            "event=ray_job_submitted job=%s submission_id=%s cpus=%g gpus=%g memory_bytes=%d",
+            "event=ray_job_submitted job=%s submission_id=%s is_new=%s cpus=%g gpus=%g memory_bytes=%d",
             job.id,
             submission_id,
+            is_new,
             wanted.num_cpus,
             wanted.num_gpus,
             wanted.memory_bytes,

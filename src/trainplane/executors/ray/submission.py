@@ -41,19 +41,39 @@ class RayJobs:
 
     def submit(
         self, submission_id: str, entrypoint: str, resources: Resources, env_vars: Mapping[str, str]
-    ) -> None:
-        """Submit the job under `submission_id`. Raises: errors.Unavailable (Ray refused or is down)."""
+    ) -> bool:
+        """Submit the job under `submission_id`; False if Ray already has it (a retried launch).
+
+        Raises:
+            errors.Unavailable: Ray refused the job or does not answer.
+        """
         client = self._connected()
         with self._translated("submit"):
-            client.submit_job(
-                entrypoint=entrypoint,
-                submission_id=submission_id,
-                runtime_env={"env_vars": dict(env_vars)},
-                entrypoint_num_cpus=resources.num_cpus,
-                entrypoint_num_gpus=resources.num_gpus,
-                entrypoint_memory=resources.memory_bytes or None,
-                metadata={"trainplane": "1"},
-            )
+            try:
+                self._submit(client, submission_id, entrypoint, resources, env_vars)
+            except RuntimeError as exc:
+                if "status code 400" in str(exc) and f"{submission_id} already exists" in str(exc):
+                    return False
+                raise
+        return True
+
+    def _submit(
+        self,
+        client: Any,
+        submission_id: str,
+        entrypoint: str,
+        resources: Resources,
+        env_vars: Mapping[str, str],
+    ) -> None:
+        client.submit_job(
+            entrypoint=entrypoint,
+            submission_id=submission_id,
+            runtime_env={"env_vars": dict(env_vars)},
+            entrypoint_num_cpus=resources.num_cpus,
+            entrypoint_num_gpus=resources.num_gpus,
+            entrypoint_memory=resources.memory_bytes or None,
+            metadata={"trainplane": "1"},
+        )
 
     def state(self, submission_id: str) -> RayJobState | None:
         """The job's state; None when Ray does not know it. Raises: errors.Unavailable."""
