@@ -200,3 +200,20 @@ def test_a_job_waiting_for_resources_is_stopped_without_ever_running(
     assert observation.started_at is None and observation.outcome.model_uri is not None
     assert not (tmp_path / "ran").exists()
     assert _ray_status(ray_jobs, handle) == "PENDING"  # Ray's own stop waits for the resources
+
+
+def test_while_ray_does_not_answer_a_job_is_lost_only_once_its_supervisor_is_gone(tmp_path: Path) -> None:
+    unreachable = RayExecutor(tmp_path / "runs", "http://127.0.0.1:9")  # nothing listens on port 9
+    job = local_jobs.make_job(tmp_path, "true")
+    run_dir = tmp_path / "runs" / job.id
+    run_dir.mkdir(parents=True)
+    handle = ExecutorHandle("ray", {"run_dir": str(run_dir), "job_id": job.id, "submission_id": "tp-x"})
+    try:
+        assert unreachable.observe(handle).phase is Phase.PENDING  # not started yet, as far as we know
+        # Its supervisor is gone (no process has this pid) and left no final report.
+        (run_dir / "supervisor.pid").write_text('{"pid": 999999999, "start_ticks": 1, "is_ready": true}')
+        observation = unreachable.observe(handle)
+    finally:
+        unreachable.close()
+    assert observation.phase is Phase.LOST
+    assert observation.lost_reason is not None and "Ray at http://127.0.0.1:9" in observation.lost_reason
