@@ -212,7 +212,7 @@ def test_a_link_made_where_the_job_output_goes_is_refused_not_followed(
     elsewhere.mkdir()
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "digits").symlink_to(elsewhere)
-    with pytest.raises(OSError, match=r"out/digits is a symlink or not a directory"):
+    with pytest.raises(OSError, match=r"out/digits is a symlink"):
         _package(layout, tmp_path)
     assert list(elsewhere.iterdir()) == []
 
@@ -224,7 +224,7 @@ def test_a_link_made_on_the_pinned_output_root_is_refused(layout: JobLayout, tmp
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "out").symlink_to(elsewhere)
-    with pytest.raises(OSError, match="is a symlink or not a directory"):
+    with pytest.raises(OSError, match="is a symlink"):
         _package(layout, tmp_path, pinned_output_root=pinned)
     assert list(elsewhere.iterdir()) == []
 

@@ -153,6 +153,12 @@ def _cgroup_members(job_id: str) -> list[str]:
 
 
 def _remove_cgroup(job_id: str) -> bool:
+    # cgroup.kill first: a job process forked just before its supervisor was killed carries the
+    # marker only after its exec, so the marker scan above can miss it; the cgroup never does.
+    try:
+        (CGROUP_PARENT / job_id / "cgroup.kill").write_text("1")
+    except OSError:
+        pass  # gone already, or a kernel without cgroup.kill: the rmdir below says which
     try:
         (CGROUP_PARENT / job_id).rmdir()
     except FileNotFoundError:

@@ -64,11 +64,7 @@ def make_directories(root_fd: int, root_path: Path, relative: str) -> int:
                 if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise
                 named = root_path.joinpath(*components[: index + 1])
-                raise OSError(
-                    errno.ENOTDIR,
-                    f"{named} is a symlink or not a directory; trainplane follows no link on the way to"
-                    " a job's output (the job may have made it)",
-                ) from exc
+                raise OSError(errno.ENOTDIR, _not_a_directory(fd, component, named)) from exc
             os.close(fd)
             fd = child
     except BaseException:
@@ -122,6 +118,19 @@ def replacing_file(dir_fd: int, name: str, *, is_dir_synced: bool = True) -> Ite
         raise
     if is_dir_synced:
         os.fsync(dir_fd)  # makes the rename durable: without it a crash can leave the old name or none
+
+
+def _not_a_directory(dir_fd: int, name: str, named: Path) -> str:
+    try:
+        is_link = stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        is_link = False
+    if is_link:
+        return (
+            f"{named} is a symlink; trainplane follows no link on the way to a job's output"
+            " (the job may have made it)"
+        )
+    return f"{named}: Not a directory"
 
 
 def _components(relative: str) -> list[str]:
