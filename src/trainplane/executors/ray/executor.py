@@ -166,6 +166,10 @@ class RayExecutor:
         if last is not None and last.phase is Phase.FINISHED:
             return last.observation
         current = Observation(Phase.PENDING) if last is None else last.observation
+        if _is_supervisor_alive(directory):
+            # The supervisor is Ray's entrypoint process itself: while it runs, Ray has nothing to add
+            # (and a sweep of many jobs makes no HTTP call per job).
+            return current
         try:
             state = self._jobs.state(_submission_id(handle))
         except errors.Unavailable as exc:
@@ -174,8 +178,8 @@ class RayExecutor:
             # Ray cannot stop a job it has not started (its stop waits for the job's resources): end
             # it here; if Ray ever starts it, the supervisor reads stop.json and spawns nothing.
             return unstarted.finish(directory) or current
-        if (state is not None and not state.is_terminal) or _is_supervisor_alive(directory):
-            return current
+        if state is not None and not state.is_terminal:
+            return current  # not started yet, or just ended and Ray has not noticed
         last = reports.read(directory)  # the supervisor may have reported just before it ended
         if last is not None and last.phase is Phase.FINISHED:
             return last.observation
