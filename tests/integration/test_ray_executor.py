@@ -217,3 +217,20 @@ def test_while_ray_does_not_answer_a_job_is_lost_only_once_its_supervisor_is_gon
         unreachable.close()
     assert observation.phase is Phase.LOST
     assert observation.lost_reason is not None and "Ray at http://127.0.0.1:9" in observation.lost_reason
+
+
+def test_ray_stop_of_a_job_ignoring_sigterm_kills_it_at_the_jobs_deadline_daemon_included(
+    executor: RayExecutor, ray_jobs: RayJobs, tmp_path: Path
+) -> None:
+    """Ray alone would SIGKILL its snapshot after its own wait and miss the setsid daemon."""
+    job = local_jobs.make_job(tmp_path, STUBBORN, grace_seconds=2.0)
+    handle = executor.launch(job)
+    wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")
+    assert ray_jobs.stop(handle.ref["submission_id"])
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    intent, report = observation.stop, observation.outcome.stop_report
+    assert intent is not None and intent.reason is StopReason.PREEMPTED and intent.grace_seconds == 2.0
+    assert report is not None and report.kill_sent_at is not None and report.survivors == ()
+    assert intent.deadline_at <= report.kill_sent_at <= intent.deadline_at + timedelta(seconds=0.25)
+    assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
+    wait_until(lambda: _ray_status(ray_jobs, handle) == "STOPPED", 10, message="Ray says STOPPED")
