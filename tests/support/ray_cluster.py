@@ -56,6 +56,29 @@ def address() -> str:
     return found
 
 
+def head_started_by_ray_up() -> int | None:
+    """The pid of the session's head if scripts/ray-up started it (so a test may crash it), else None."""
+    ray_dir = Path(os.environ.get("TRAINPLANE_RAY_DIR", "/tmp/trainplane-ray"))
+    port = os.environ.get("TRAINPLANE_RAY_DASHBOARD_PORT", "8265")
+    if address() != f"http://127.0.0.1:{port}":
+        return None
+    try:
+        pid = int((ray_dir / "head.pid").read_text())
+        is_ray = b"ray" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if is_ray else None
+
+
+def crash_and_restart_head(head_pid: int) -> None:
+    """SIGKILL the head and everything it started (its session), then start a new one with ray-up."""
+    os.killpg(head_pid, signal.SIGKILL)
+    done = subprocess.run(
+        [str(SCRIPTS / "ray-up")], capture_output=True, text=True, timeout=UP_TIMEOUT_SECONDS, check=True
+    )
+    assert "TRAINPLANE_RAY_STARTED=1" in done.stdout, done.stderr
+
+
 def make_executor(runs_dir: Path) -> RayExecutor:
     return RayExecutor(runs_dir, address())
 
