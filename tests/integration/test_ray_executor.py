@@ -7,6 +7,7 @@ Ray's own status beside ours, a stop from Ray's side, a control plane restarted 
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 import textwrap
@@ -233,4 +234,23 @@ def test_ray_stop_of_a_job_ignoring_sigterm_kills_it_at_the_jobs_deadline_daemon
     assert report is not None and report.kill_sent_at is not None and report.survivors == ()
     assert intent.deadline_at <= report.kill_sent_at <= intent.deadline_at + timedelta(seconds=0.25)
     assert local_jobs.processes_with_marker(local_jobs.marker_of(job)) == []
+    wait_until(lambda: _ray_status(ray_jobs, handle) == "STOPPED", 10, message="Ray says STOPPED")
+
+
+def test_a_stop_reaches_a_supervisor_on_another_node_through_ray_simulated_by_a_foreign_pid_record(
+    executor: RayExecutor, ray_jobs: RayJobs, tmp_path: Path
+) -> None:
+    """Fake (one machine here): the pid record names no process of this host, as for another node."""
+    handle = executor.launch(_python_job(tmp_path, SAVE_ON_TERM))
+    wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")
+    record = Path(handle.ref["run_dir"]) / "supervisor.pid"
+    foreign = {**json.loads(record.read_text()), "start_ticks": 1}  # the same pid, another process
+    record.write_text(json.dumps(foreign))
+    intent = local_jobs.stop_intent(grace_seconds=30.0)
+    executor.request_stop(handle, intent)
+    observation = local_jobs.wait_finished(executor, handle, 20)
+    assert observation.phase is Phase.FINISHED and observation.was_stopped
+    assert observation.stop == intent  # our reason and deadline (from stop.json), not a preemption
+    assert observation.outcome.model_uri is not None
+    assert local_jobs.model_members(observation.outcome.model_uri)["model.txt"] == b"saved on SIGTERM"
     wait_until(lambda: _ray_status(ray_jobs, handle) == "STOPPED", 10, message="Ray says STOPPED")

@@ -139,8 +139,11 @@ class RayExecutor:
         )
         # A supervisor that is not ready yet reads stop.json once it is.
         is_woken = run_dir.signal_supervisor(directory, WAKE_SIGNAL)
-        if not is_woken and not directory.pid_file.exists() and "submission_id" in handle.ref:
-            self._stop_if_pending(handle)
+        if not is_woken and "submission_id" in handle.ref:
+            if directory.pid_file.exists():
+                self._wake_through_ray(handle)
+            else:
+                self._stop_if_pending(handle)
         _log.info(
             "event=stop_delivered job=%s is_new=%s is_woken=%s deadline_at=%.3f",
             handle.ref["job_id"],
@@ -148,6 +151,14 @@ class RayExecutor:
             is_woken,
             intent.deadline_at.timestamp(),
         )
+
+    def _wake_through_ray(self, handle: ExecutorHandle) -> None:
+        """The supervisor ran but is not a process on this host (another node of the cluster, or it
+        just ended): Ray's stop delivers SIGTERM to it, and it reads the intent from stop.json first,
+        so the reason and the deadline stay ours (Ray's SIGKILL comes only after the grace + margin)."""
+        with contextlib.suppress(errors.Unavailable):  # the reconciler delivers the stop again
+            is_stopping = self._jobs.stop(_submission_id(handle))
+            _log.info("event=stop_sent_through_ray job=%s was_running=%s", handle.ref["job_id"], is_stopping)
 
     def _stop_if_pending(self, handle: ExecutorHandle) -> None:
         """Ask Ray to drop a job it has not started: its stop waits until the job's resources are
