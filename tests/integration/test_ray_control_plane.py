@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from tests.support.waiting import wait_until
 from trainplane import server
 from trainplane.config import Settings
 from trainplane.domain import errors
-from trainplane.domain.status import JobKind, Secondary
+from trainplane.domain.status import JobKind, Secondary, StopReason
 from trainplane.service.jobs import EXECUTOR_TAG
 
 
@@ -77,3 +79,31 @@ def test_a_ray_job_whose_supervisor_dies_fails_with_rays_status_never_in_progres
     assert "Ray reports the job FAILED" in failed.outcome.failure.message
     report = failed.outcome.stop_report
     assert report is not None and report.kill_pids >= 1 and report.survivors == ()  # the orphan was killed
+
+
+def test_ray_job_stop_from_outside_ends_the_job_stopped_with_its_model(
+    plane: server.ControlPlane, tmp_path: Path
+) -> None:
+    save_on_term = (
+        "import os,signal,sys,time,pathlib;"
+        "signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path(os.environ['SM_MODEL_DIR'], 'm.txt')"
+        ".write_text('saved'), sys.exit(0)));"
+        "pathlib.Path(os.environ['MARKER']).write_text('ran');"
+        "[time.sleep(0.05) for _ in iter(int, 1)]"
+    )
+    plane.service.create(TENANT, _job(tmp_path, "preempted", save_on_term))
+    wait_until(lambda: (tmp_path / "marker").exists(), 30, message="handler installed")
+    job = plane.service.describe(TENANT, JobKind.TRAINING, "preempted")
+    assert job.handle is not None
+    ray = Path(sys.executable).parent / "ray"
+    subprocess.run(
+        [str(ray), "job", "stop", "--address", ray_cluster.address(), job.handle.ref["submission_id"]],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    wait_until(lambda: _status(plane, "preempted") is Secondary.STOPPED, 20)
+    stopped = plane.service.describe(TENANT, JobKind.TRAINING, "preempted")
+    assert stopped.stop is not None and stopped.stop.reason is StopReason.PREEMPTED
+    assert stopped.outcome is not None and stopped.outcome.model_uri is not None
+    assert local_jobs.model_members(stopped.outcome.model_uri)["m.txt"] == b"saved"
