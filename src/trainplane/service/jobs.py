@@ -13,7 +13,7 @@ from trainplane.domain import errors, images, messages, names, transitions
 from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
 from trainplane.service import admission
-from trainplane.service.ports import Artifacts, Clock, Executor, ListQuery, Page, Store
+from trainplane.service.ports import Artifacts, Clock, Executor, ListQuery, LogMarks, Page, Store
 
 log = logging.getLogger("trainplane.service")
 
@@ -210,6 +210,13 @@ class JobService:
         if job.handle is None:
             return b"", job.is_terminal
         return self._executors[job.handle.executor].read_log(job.handle, offset, max_bytes), job.is_terminal
+
+    def read_log_marks(self, tenant: str, kind: JobKind, name: str) -> LogMarks:
+        """When the job's log grew, for per-line timestamps. Raises: errors.NotFound: no such job."""
+        job = self._store.get(tenant, kind, name)
+        if job.handle is None:
+            return LogMarks(0, (), None)
+        return self._executors[job.handle.executor].read_log_marks(job.handle)
 
     def job_by_arn(self, tenant: str, arn: str) -> Job:
         """Raises: errors.NotFound."""
