@@ -108,7 +108,7 @@ def make_logs_endpoint(
     """`GET /trainplane/v1/{kind}-jobs/{name}/logs?offset=N&follow=true`."""
 
     async def logs(request: Request) -> Response:
-        facts = RequestFacts(request.method, request.url.path, dict(request.headers), b"")
+        facts = RequestFacts.from_scope(request.scope, dict(request.headers), b"")
         try:
             tenant = (await run_in_threadpool(authenticator.authenticate, facts)).tenant
             kind = _kind(request.path_params["kind"])
