@@ -159,3 +159,12 @@ def test_the_signing_key_is_derived_once_per_day_region_and_service() -> None:
         verifier(keyring).authenticate(signed_facts(key_id, secret))
     info = sigv4.signing_key.cache_info()
     assert (info.misses, info.hits) == (1, 2)
+
+
+@pytest.mark.parametrize("stamp", ["20261323T070927Z", "2026-11-23T07:09:27Z", "20261123T070927"])
+def test_a_malformed_x_amz_date_is_an_incomplete_signature(stamp: str) -> None:
+    keyring, key_id, secret = issued_keyring()
+    facts = signed_facts(key_id, secret)
+    headers = {**facts.headers, "x-amz-date": stamp}
+    with pytest.raises(MalformedSignature, match="yyyymmddThhmmssZ"):
+        verifier(keyring).authenticate(RequestFacts(facts.method, facts.path, headers, facts.body))
