@@ -231,6 +231,9 @@ def test_the_trainplane_cli_signs_with_options_or_aws_variables(
     unsigned = trainplane("list-training-jobs", *base, env=env)
     assert unsigned.returncode == 1
     assert "Request is missing Authentication Token" in unsigned.stderr
+    wrong = trainplane("logs", name, *base, env=aws_env(team_a, "z" * 40) | {"HOME": str(tmp_path)})
+    assert wrong.returncode == 1
+    assert "does not match the signature you provided" in wrong.stderr
 
 
 def test_sighup_reloads_the_file_keeping_the_old_keys_when_it_is_broken(tmp_path: Path) -> None:
