@@ -195,6 +195,10 @@ def test_the_aws_cli_signs_with_configured_keys_and_fails_with_a_wrong_secret(
     )
     assert bad.returncode != 0
     assert "InvalidSignatureException" in bad.stderr
+    unknown = aws_env({"access_key_id": "TPAKNOSUCHKEYNOSUCHK", "secret_access_key": "y" * 40})
+    refused = subprocess.run(command, capture_output=True, text=True, env=unknown, timeout=120, check=False)
+    assert refused.returncode != 0
+    assert "UnrecognizedClientException" in refused.stderr
 
 
 def without_aws_settings(home: Path) -> dict[str, str]:
@@ -310,3 +314,33 @@ def test_without_credentials_the_server_says_it_accepts_anyone_on_loopback(tmp_p
         assert "no credentials file" in process.logs() and "loopback only" in process.logs()
     finally:
         process.kill()
+
+
+def test_jobs_made_without_credentials_stay_with_tenant_default_once_keys_are_required(
+    tmp_path: Path, job_request: Callable[..., dict[str, Any]]
+) -> None:
+    open_server = ServerProcess(tmp_path / "data")
+    open_server.start()
+    try:
+        request = job_request()
+        arn = run_to_completion(
+            client(open_server.url, {"access_key_id": "any", "secret_access_key": "any"}), request
+        )
+    finally:
+        assert open_server.terminate() == 0
+    path = tmp_path / "credentials.json"
+    default = add_key(path, "default", "000000000000")
+    other = add_key(path, "team-a")
+    keyed_server = ServerProcess(tmp_path / "data", "--credentials-file", str(path))
+    keyed_server.start()
+    try:
+        name = request["TrainingJobName"]
+        assert (
+            client(keyed_server.url, default).describe_training_job(TrainingJobName=name)["TrainingJobArn"]
+            == arn
+        )
+        assert error_of(lambda: client(keyed_server.url, other).stop_training_job(TrainingJobName=name))[
+            1
+        ] == ("ResourceNotFound")
+    finally:
+        keyed_server.kill()
