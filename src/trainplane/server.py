@@ -233,6 +233,16 @@ def _raise_open_files_limit() -> None:
     log.info("event=open_files_limit soft=%d", resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
+def _announce(access: configured.Access, url: str, settings: Settings) -> None:
+    """Say how requests are authenticated (a warning for the insecure or deprecated ways), then where."""
+    for notice in access.notices:
+        print(f"trainplane: {notice}", flush=True)
+    for warning in access.warnings:
+        log.warning("event=insecure_or_deprecated_auth message=%r", warning)
+        print(f"trainplane: WARNING: {warning}", file=sys.stderr, flush=True)
+    print(f"trainplane listening on {url} (data dir {settings.data_dir.resolve()})", flush=True)
+
+
 def _serve_locked(settings: Settings) -> None:
     if not settings.database_url:
         quick_check(settings.sqlite_path)
@@ -254,12 +264,6 @@ def _serve_locked(settings: Settings) -> None:
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
     (settings.data_dir / "server.json").write_text(json.dumps({"url": url, "pid": os.getpid()}))
-    for notice in plane.access.notices:
-        print(f"trainplane: {notice}", flush=True)
-    for warning in plane.access.warnings:
-        log.warning("event=insecure_or_deprecated_auth message=%r", warning)
-        print(f"trainplane: WARNING: {warning}", file=sys.stderr, flush=True)
-    print(f"trainplane listening on {url} (data dir {settings.data_dir.resolve()})", flush=True)
     config = uvicorn.Config(
         plane.app,
         log_level="warning" if settings.log_level == "info" else settings.log_level,
@@ -269,7 +273,8 @@ def _serve_locked(settings: Settings) -> None:
         loop="uvloop",
     )
     try:
-        with _reloading_on_sighup(plane.access):
+        with _reloading_on_sighup(plane.access):  # before the URL is out: a SIGHUP never kills us
+            _announce(plane.access, url, settings)
             _Server(config).run(sockets=[sock])
     finally:
         marker.stop()

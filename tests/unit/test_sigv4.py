@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -9,6 +10,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainplane.api.auth import sigv4
 from trainplane.api.auth.keyring import Keyring
@@ -168,3 +171,35 @@ def test_a_malformed_x_amz_date_is_an_incomplete_signature(stamp: str) -> None:
     headers = {**facts.headers, "x-amz-date": stamp}
     with pytest.raises(MalformedSignature, match="yyyymmddThhmmssZ"):
         verifier(keyring).authenticate(RequestFacts(facts.method, facts.path, headers, facts.body))
+
+
+_SEGMENT = st.text(
+    alphabet=string.ascii_letters + string.digits + "-._~%:@!$&'()*+,;=", min_size=1, max_size=12
+)
+_VALUE = st.text(alphabet=string.ascii_letters + string.digits + " \t-_.,;:/=", max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    segments=st.lists(_SEGMENT, max_size=4),
+    query=st.lists(st.tuples(_SEGMENT, _SEGMENT), max_size=3),
+    extra=st.dictionaries(st.sampled_from(["x-amz-target", "content-type", "x-custom", "accept"]), _VALUE),
+    body=st.binary(max_size=64),
+    method=st.sampled_from(["POST", "GET", "post"]),
+)
+def test_the_canonical_request_is_botocores(
+    segments: list[str], query: list[tuple[str, str]], extra: dict[str, str], body: bytes, method: str
+) -> None:
+    """The verifier writes the canonical request out for speed: it must be botocore's, byte for byte."""
+    path = "/" + "/".join(segments)
+    query_text = "&".join(f"{k}={v}" for k, v in query)
+    headers = {"host": HOST, "x-amz-date": "20261123T070927Z", **extra}
+    request = AWSRequest(
+        method=method,
+        url=f"http://{HOST}{path}" + (f"?{query_text}" if query_text else ""),
+        headers=headers,
+        data=body,
+    )
+    expected = SigV4Auth(Credentials("k", "s"), "sagemaker", "us-east-1").canonical_request(request)
+    facts = RequestFacts(method, path, headers, body, query_text)
+    assert sigv4.canonical_request(facts, tuple(headers)) == expected
