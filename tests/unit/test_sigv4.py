@@ -25,6 +25,7 @@ from trainplane.api.auth.port import (
 )
 from trainplane.credentials import issuing
 from trainplane.credentials.records import CredentialSet, Kind
+from trainplane.domain import errors
 
 NOW = datetime(2026, 11, 23, 7, 9, 27, tzinfo=UTC)
 HOST = "127.0.0.1:5999"
@@ -203,3 +204,40 @@ def test_the_canonical_request_is_botocores(
     expected = SigV4Auth(Credentials("k", "s"), "sagemaker", "us-east-1").canonical_request(request)
     facts = RequestFacts(method, path, headers, body, query_text)
     assert sigv4.canonical_request(facts, tuple(headers)) == expected
+
+
+_HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=80)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    authorization=st.one_of(
+        _HEADER_TEXT,
+        st.builds(
+            lambda scope, names, signature: (
+                f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders={names}, Signature={signature}"
+            ),
+            _HEADER_TEXT,
+            _HEADER_TEXT,
+            _HEADER_TEXT,
+        ),
+    ),
+    date_header=st.sampled_from(["x-amz-date", "date"]),
+    date=st.one_of(_HEADER_TEXT, st.just("Mon, 23 Nov 2026 07:09:27 -0000"), st.just("20261123T070927Z")),
+)
+def test_any_hostile_authorization_is_refused_as_unauthorized_never_a_crash(
+    authorization: str, date_header: str, date: str
+) -> None:
+    keyring, _, _ = issued_keyring()
+    headers = {"authorization": authorization, "host": HOST, date_header: date}
+    with pytest.raises(errors.Unauthorized):
+        verifier(keyring).authenticate(RequestFacts("POST", "/", headers, BODY))
+
+
+def test_a_date_header_without_a_zone_is_read_as_utc_not_a_crash() -> None:
+    keyring, key_id, secret = issued_keyring()
+    facts = signed_facts(key_id, secret)
+    headers = {k: v for k, v in facts.headers.items() if k != "x-amz-date"}
+    headers["date"] = "Mon, 23 Nov 2026 07:09:27 -0000"
+    with pytest.raises(BadSignature, match="does not match"):  # x-amz-date was signed and is gone
+        verifier(keyring).authenticate(RequestFacts("POST", "/", headers, BODY))

@@ -175,6 +175,7 @@ def _timestamp(headers: Mapping[str, str]) -> tuple[str, datetime]:
         return raw, _parse_timestamp(raw)
     try:
         at = parsedate_to_datetime(headers["date"])
+        at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # "-0000": UTC, RFC 5322
         return _format(at), at
     except (KeyError, TypeError, ValueError):
         raise MalformedSignature(
