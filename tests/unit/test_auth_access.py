@@ -79,3 +79,13 @@ def test_api_keys_verify_against_their_digest_for_later_dialects() -> None:
             keys.authenticate(facts(f"Api-Key {wrong}"))
     # The same key as another kind is unknown: kinds never stand in for each other.
     assert keyring.bearer(Kind.MODELARTS_TOKEN, api_key) is None
+
+
+def test_a_modelarts_token_is_read_from_its_own_header() -> None:
+    issued = issuing.issue(CredentialSet(), "team-a", Kind.MODELARTS_TOKEN, project_id="proj1")
+    keyring = Keyring(issued.credentials)
+    tokens = BearerKeys(lambda: keyring, Kind.MODELARTS_TOKEN, header="X-Auth-Token")
+    request = RequestFacts("GET", "/v1/proj1/training-jobs", {"x-auth-token": issued.shown["token"]}, b"")
+    assert tokens.authenticate(request) == Principal("team-a", None, "proj1")
+    with pytest.raises(MissingCredentials):
+        tokens.authenticate(facts(f"Bearer {issued.shown['token']}"))

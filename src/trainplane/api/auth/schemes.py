@@ -1,7 +1,11 @@
 """One authenticator per dialect, built from the schemes it accepts, chosen by the Authorization header.
 
 SageMaker: `AWS4-HMAC-SHA256` (and the deprecated bearer tokens). The ModelArts and Baseten dialects
-plug in the same way: Baseten `{"api-key": keys, "bearer": keys}` with `BearerKeys(Kind.BASETEN)`.
+plug in over the same ReloadableKeyring (`configured.Access.keyring`): Baseten
+`BySchemes({"Api-Key": keys, "Bearer": keys})` with `keys = BearerKeys(keyring, Kind.BASETEN)`;
+ModelArts `BearerKeys(keyring, Kind.MODELARTS_TOKEN, header="x-auth-token")` for tokens, and an
+SDK-HMAC-SHA256 verifier over `keyring.hmac_key(Kind.MODELARTS_AKSK, ak)` for AK/SK (not written yet),
+checking `Principal.modelarts_project_id` against the URL's project (`ModelArts.0210`).
 """
 
 from __future__ import annotations
@@ -39,14 +43,17 @@ class BySchemes:
 
 
 class BearerKeys:
-    """`<Scheme> <key>` where the key is a token or API key of `kind`, stored as a digest."""
+    """A token or API key of `kind`, stored as a digest: `Authorization: <Scheme> <key>`, or the whole
+    value of another header (ModelArts' `X-Auth-Token: <token>`)."""
 
-    def __init__(self, keyring: Callable[[], Keyring], kind: Kind) -> None:
+    def __init__(self, keyring: Callable[[], Keyring], kind: Kind, header: str = "authorization") -> None:
         self._keyring = keyring
         self._kind = kind
+        self._header = header.lower()
 
     def authenticate(self, request: RequestFacts) -> Principal:
-        presented = request.headers.get("authorization", "").strip().partition(" ")[2].strip()
+        value = request.headers.get(self._header, "").strip()
+        presented = value.partition(" ")[2].strip() if self._header == "authorization" else value
         if not presented:
             raise MissingCredentials("Request is missing Authentication Token")
         principal = self._keyring().bearer(self._kind, presented)
