@@ -68,10 +68,12 @@ class JobService:
     def set_on_change(self, on_change: Callable[[str], None]) -> None:
         self._on_change = on_change
 
-    def arn(self, kind: JobKind, name: str) -> str:
-        return names.job_arn(kind.value, name, region=self._settings.region, account=self._settings.account)
+    def arn(self, kind: JobKind, name: str, account: str | None = None) -> str:
+        """The job's ARN, in the tenant's account (the server's when the tenant has none)."""
+        account = account or self._settings.account
+        return names.job_arn(kind.value, name, region=self._settings.region, account=account)
 
-    def create(self, tenant: str, request: NewJob) -> Job:
+    def create(self, tenant: str, request: NewJob, *, account: str | None = None) -> Job:
         """Accept a job in `Starting`, with its tags, in one transaction; the reconciler launches it.
 
         Raises:
@@ -86,7 +88,7 @@ class JobService:
             tenant=tenant,
             kind=request.kind,
             name=request.name,
-            arn=self.arn(request.kind, request.name),
+            arn=self.arn(request.kind, request.name, account),
             spec=spec,
             request=request.request,
             dialect=request.dialect,
