@@ -344,3 +344,40 @@ def test_jobs_made_without_credentials_stay_with_tenant_default_once_keys_are_re
         ] == ("ResourceNotFound")
     finally:
         keyed_server.kill()
+
+
+def test_cloudwatch_logs_reads_are_signed_as_logs_and_scoped_to_the_tenant(
+    keyed: tuple[ServerProcess, Keys, Keys], job_request: Callable[..., dict[str, Any]]
+) -> None:
+    """boto3's logs client signs with service "logs"; the same keys and tenants apply."""
+    server, team_a, team_b = keyed
+
+    def logs(keys: Keys, *, secret: str | None = None) -> Any:
+        return boto3.client(
+            "logs",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=keys["access_key_id"],
+            aws_secret_access_key=secret or keys["secret_access_key"],
+            config=Config(retries={"mode": "standard", "max_attempts": 1}),
+        )
+
+    request = job_request()
+    run_to_completion(client(server.url, team_a), request)
+    prefix = f"{request['TrainingJobName']}/"
+    group = "/aws/sagemaker/TrainingJobs"
+    (stream,) = logs(team_a).describe_log_streams(logGroupName=group, logStreamNamePrefix=prefix)[
+        "logStreams"
+    ]
+    events = logs(team_a).get_log_events(
+        logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
+    )["events"]
+    assert events[0]["message"] == "training started"
+    assert (
+        logs(team_b).describe_log_streams(logGroupName=group, logStreamNamePrefix=prefix)["logStreams"] == []
+    )
+    wrong = logs(team_a, secret="x" * 40)
+    assert error_of(lambda: wrong.describe_log_streams(logGroupName=group))[:2] == (
+        400,
+        "InvalidSignatureException",
+    )

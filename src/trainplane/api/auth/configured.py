@@ -15,7 +15,7 @@ from pathlib import Path
 
 from trainplane.api.auth import bearer_tokens
 from trainplane.api.auth.keyring import ReloadableKeyring
-from trainplane.api.auth.port import DEFAULT_TENANT, Authenticator
+from trainplane.api.auth.port import DEFAULT_TENANT, Authenticator, RequestFacts
 from trainplane.api.auth.schemes import BySchemes
 from trainplane.api.auth.sigv4 import SigV4Verifier
 from trainplane.api.auth.single_tenant import SingleTenant
@@ -23,6 +23,14 @@ from trainplane.credentials.records import CredentialsError
 from trainplane.domain import errors
 
 SIGV4_SERVICE = "sagemaker"  # the signing name botocore uses for SageMaker (its service model)
+LOGS_TARGET_PREFIX = "Logs_20140328."  # CloudWatch Logs calls, which botocore signs as "logs"
+
+
+def signing_service(request: RequestFacts) -> str:
+    """The service a request's signature must be scoped to, by its X-Amz-Target."""
+    return "logs" if request.headers.get("x-amz-target", "").startswith(LOGS_TARGET_PREFIX) else SIGV4_SERVICE
+
+
 CREDENTIALS_SETTING = "--credentials-file / TRAINPLANE_CREDENTIALS_FILE"
 HOST_SETTING = "--host / TRAINPLANE_HOST"
 INSECURE_SETTING = "--insecure-any-credentials / TRAINPLANE_INSECURE_ANY_CREDENTIALS"
@@ -49,7 +57,7 @@ def configure(credentials_file: str, auth_tokens: str, *, is_insecure: bool, hos
     deprecated = (DEPRECATED_TOKENS,) if tokens is not None else ()
     if credentials_file:
         keyring = _open(Path(credentials_file))
-        sigv4 = SigV4Verifier(lambda: keyring.current, SIGV4_SERVICE)
+        sigv4 = SigV4Verifier(lambda: keyring.current, signing_service)
         schemes: dict[str, Authenticator] = {"AWS4-HMAC-SHA256": sigv4}
         if tokens is not None:
             schemes["Bearer"] = tokens

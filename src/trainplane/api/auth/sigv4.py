@@ -66,11 +66,13 @@ class SigV4Verifier:
     def __init__(
         self,
         keyring: Callable[[], Keyring],
-        service: str,
+        service: str | Callable[[RequestFacts], str],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`service`: the signing name requests must be scoped to, or how to tell it from a request
+        (one server speaks SageMaker and CloudWatch Logs, which botocore signs as "logs")."""
         self._keyring = keyring
-        self._service = service
+        self._service_of = service if callable(service) else (lambda request: service)
         self._now = now
 
     def authenticate(self, request: RequestFacts) -> Principal:
@@ -83,15 +85,15 @@ class SigV4Verifier:
         key = self._keyring().hmac_key(Kind.AWS, signed.access_key_id)
         if key is None or "x-amz-security-token" in request.headers:
             raise UnknownCredential(INVALID_TOKEN)  # no session tokens are ever issued here
-        self._check_scope(signed, timestamp, at)
+        self._check_scope(signed, timestamp, at, self._service_of(request))
         expected = _signature(request, signed, timestamp, key.secret)
         if not hmac.compare_digest(expected.encode(), signed.signature.lower().encode()):
             raise BadSignature(MISMATCH)
         return key.principal
 
-    def _check_scope(self, signed: Signed, timestamp: str, at: datetime) -> None:
-        if signed.service != self._service:
-            raise BadSignature(f"Credential should be scoped to correct service: '{self._service}'. ")
+    def _check_scope(self, signed: Signed, timestamp: str, at: datetime, service: str) -> None:
+        if signed.service != service:
+            raise BadSignature(f"Credential should be scoped to correct service: '{service}'. ")
         if signed.date != timestamp[:8]:
             raise BadSignature(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "

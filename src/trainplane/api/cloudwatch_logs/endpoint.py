@@ -16,6 +16,7 @@ from typing import Any
 import botocore.session
 
 from trainplane.api.asgi import Receive, Scope, Send, read_body, request_headers, respond
+from trainplane.api.auth import port as auth
 from trainplane.api.auth.port import Authenticator, RequestFacts
 from trainplane.api.cloudwatch_logs.operations import OPERATIONS
 from trainplane.api.off_loop import Workers
@@ -27,6 +28,12 @@ log = logging.getLogger("trainplane.api.cloudwatch_logs")
 TARGET_PREFIX = "Logs_20140328."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 Answer = tuple[int, Mapping[str, str], bytes]
+# As the SageMaker dialect answers them: both are AWS JSON (Coral) services.
+_AUTH_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
+    auth.MissingCredentials: (403, "MissingAuthenticationTokenException"),
+    auth.BadSignature: (400, "InvalidSignatureException"),
+    auth.MalformedSignature: (400, "IncompleteSignatureException"),
+}
 
 
 @functools.cache
@@ -49,7 +56,7 @@ class LogsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive)
-        request = RequestFacts(scope["method"], scope["path"], request_headers(scope), body)
+        request = RequestFacts.from_scope(scope, request_headers(scope), body)
         status, headers, content = await self._workers.run(True, lambda: self.answer(request))
         await respond(send, status, headers, content)
 
@@ -104,7 +111,7 @@ def _wire_error(exc: Exception, request_id: str, operation: str) -> tuple[int, s
     if isinstance(exc, errors.Invalid):
         return 400, "InvalidParameterException", str(exc)
     if isinstance(exc, errors.Unauthorized):
-        return 400, "UnrecognizedClientException", str(exc)
+        return (*_AUTH_ERRORS.get(type(exc), (400, "UnrecognizedClientException")), str(exc))
     if isinstance(exc, errors.Unavailable):
         return 503, "ServiceUnavailableException", str(exc)
     log.error("event=internal_error request_id=%s operation=%s", request_id, operation, exc_info=exc)
