@@ -3,6 +3,11 @@
 FLOOR, in the same run and interleaved round by round: the same server stack doing nothing, a bare
 ASGI callable under uvicorn (httptools, uvloop, access log off, as `trainplane serve` runs it)
 answering every POST with the real Describe body and the same headers.
+
+SIGV4, interleaved too: a second server with a credentials file, which verifies every request's
+signature. Raw: one request signed per round with botocore's SigV4Auth and sent again and again (valid
+for 5 minutes), so the figure is the server's verification cost alone; boto3 signs every call itself.
+Bar: SigV4 Describe >= 80 % of the unauthenticated server's req/s.
 """
 
 from __future__ import annotations
@@ -19,10 +24,18 @@ from typing import Any
 import boto3
 import harness
 import report
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
+
+from trainplane.credentials import file as credentials_file
+from trainplane.credentials import issuing
+from trainplane.credentials.records import CredentialSet, Kind
 
 RAW_BAR = 3500.0
 BOTO3_BAR = 600.0
+SIGV4_RATIO_BAR = 0.80
 FLOOR_SERVER = """\
 import socket, sys
 import uvicorn
@@ -55,9 +68,13 @@ uvicorn.Server(config).run(sockets=[sock])
 JOB_SCRIPT = "import sys; sys.exit(0)\n"
 
 
-def raw_round(host: str, port: int, payload: bytes, requests: int) -> tuple[float, list[float]]:
+def raw_round(
+    host: str, port: int, payload: bytes, requests: int, keys: tuple[str, str] | None = None
+) -> tuple[float, list[float]]:
     """(requests per second, per-request latencies in ms) over one fresh keep-alive connection."""
     api = harness.Api(host, port)
+    if keys is not None:
+        api.extra_headers = signed_headers(host, port, payload, keys)
     latencies = []
     try:
         api.call_raw("DescribeTrainingJob", payload)  # connection warm-up, not counted
@@ -72,13 +89,31 @@ def raw_round(host: str, port: int, payload: bytes, requests: int) -> tuple[floa
     return requests / elapsed, latencies
 
 
-def boto3_round(url: str, name: str, requests: int) -> tuple[float, list[float]]:
+def signed_headers(host: str, port: int, payload: bytes, keys: tuple[str, str]) -> dict[str, str]:
+    """The SigV4 headers of the Describe call harness.Api sends, signed now by botocore."""
+    request = AWSRequest(
+        method="POST",
+        url=f"http://{host}:{port}/",
+        headers={
+            "X-Amz-Target": "SageMaker.DescribeTrainingJob",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Host": f"{host}:{port}",
+        },
+        data=payload,
+    )
+    SigV4Auth(Credentials(*keys), "sagemaker", "us-east-1").add_auth(request)
+    return {name: request.headers[name] for name in ("Authorization", "X-Amz-Date")}
+
+
+def boto3_round(
+    url: str, name: str, requests: int, keys: tuple[str, str] = ("AKIDEXAMPLE", "secret")
+) -> tuple[float, list[float]]:
     client: Any = boto3.client(
         "sagemaker",
         endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
         config=Config(retries={"max_attempts": 1}, max_pool_connections=1),
     )
     client.describe_training_job(TrainingJobName=name)  # warm-up: loads the model, opens the connection
@@ -107,13 +142,12 @@ def start_floor(body_file: Path) -> tuple[subprocess.Popen[str], int]:
 
 
 def interleave(
-    rounds: int,
-    server: Callable[[], tuple[float, list[float]]],
-    floor: Callable[[], tuple[float, list[float]]],
+    rounds: int, runs: dict[str, Callable[[], tuple[float, list[float]]]]
 ) -> dict[str, tuple[list[float], list[float]]]:
-    found: dict[str, tuple[list[float], list[float]]] = {"server": ([], []), "floor": ([], [])}
+    """Every run once per round, in turn, so drift of the machine hits them all alike."""
+    found: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label in runs}
     for _ in range(rounds):
-        for label, run in (("server", server), ("floor", floor)):
+        for label, run in runs.items():
             rate, latencies = run()
             found[label][0].append(rate)
             found[label][1].extend(latencies)
@@ -138,8 +172,28 @@ def summarize(raw: dict[str, Any], via_boto3: dict[str, Any], body_bytes: int) -
             "req/s",
         )
         result.extra[f"{way}: FLOOR req/s (median of rounds)"] = floor_rps
+        add_sigv4(result, way, found, server_rps)
     result.extra["describe_body_bytes"] = body_bytes
     return result
+
+
+def add_sigv4(result: report.Result, way: str, found: dict[str, Any], unauthenticated_rps: float) -> None:
+    rates, latencies = found["sigv4"]
+    result.add(f"{way}: trainplane SigV4-verified latency", latencies)
+    result.extra[f"{way}: trainplane SigV4-verified req/s per round"] = rates
+    sigv4_rps = statistics.median(rates)
+    result.extra[f"{way}: SigV4-verified req/s (median of rounds)"] = sigv4_rps
+    # Less sensitive to a noisy neighbour than req/s per round: the per-request p50s of all rounds.
+    result.extra[f"{way}: p50 latency unauthenticated / SigV4"] = statistics.median(
+        found["server"][1]
+    ) / statistics.median(latencies)
+    result.bar(
+        f"{way} SigV4 / unauthenticated req/s ({sigv4_rps:,.0f} / {unauthenticated_rps:,.0f})",
+        sigv4_rps / unauthenticated_rps,
+        ">=",
+        SIGV4_RATIO_BAR,
+        "ratio",
+    )
 
 
 def measure(is_quick: bool) -> report.Result:
@@ -149,13 +203,17 @@ def measure(is_quick: bool) -> report.Result:
     with tempfile.TemporaryDirectory(prefix="bench-describe-") as tmp:
         work = Path(tmp)
         script = harness.write_script(work, "done.py", JOB_SCRIPT)
-        with harness.running_server(work / "data") as server:
+        keys = write_credentials(work / "credentials.json")
+        with (
+            harness.running_server(work / "data") as server,
+            harness.Server(work / "signed", "--credentials-file", str(work / "credentials.json")) as signed,
+        ):
             api = server.api()
             name = harness.unique_name("describe")
-            api.call(
-                "CreateTrainingJob", harness.job_request(name, ["python", str(script)], work / "out", {})
-            )
+            request = harness.job_request(name, ["python", str(script)], work / "out", {})
+            api.call("CreateTrainingJob", request)
             harness.wait_status(api, [name], "Completed", 60)
+            create_signed(signed.url, keys, request)
             payload = json.dumps({"TrainingJobName": name}).encode()
             body = api.call_raw("DescribeTrainingJob", payload)
             api.close()
@@ -166,18 +224,52 @@ def measure(is_quick: bool) -> report.Result:
                 host = server.host
                 raw = interleave(
                     n["rounds"],
-                    lambda: raw_round(host, server.port, payload, n["raw"]),
-                    lambda: raw_round("127.0.0.1", floor_port, payload, n["raw"]),
+                    {
+                        "server": lambda: raw_round(host, server.port, payload, n["raw"]),
+                        "sigv4": lambda: raw_round(signed.host, signed.port, payload, n["raw"], keys),
+                        "floor": lambda: raw_round("127.0.0.1", floor_port, payload, n["raw"]),
+                    },
                 )
                 via_boto3 = interleave(
                     n["rounds"],
-                    lambda: boto3_round(server.url, name, n["boto3"]),
-                    lambda: boto3_round(f"http://127.0.0.1:{floor_port}", name, n["boto3"]),
+                    {
+                        "server": lambda: boto3_round(server.url, name, n["boto3"]),
+                        "sigv4": lambda: boto3_round(signed.url, name, n["boto3"], keys),
+                        "floor": lambda: boto3_round(f"http://127.0.0.1:{floor_port}", name, n["boto3"]),
+                    },
                 )
             finally:
                 floor.kill()
                 floor.wait()
     return summarize(raw, via_boto3, len(body))
+
+
+def write_credentials(path: Path) -> tuple[str, str]:
+    """A credentials file with one `aws` key, as `trainplane credentials add` writes it."""
+    issued = issuing.issue(CredentialSet(), "bench", Kind.AWS)
+    credentials_file.save(path, issued.credentials)
+    return issued.shown["access_key_id"], issued.shown["secret_access_key"]
+
+
+def create_signed(url: str, keys: tuple[str, str], request: dict[str, Any]) -> None:
+    """The same job on the signed server (boto3 signs), waited for until Completed."""
+    client: Any = boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+    )
+    client.create_training_job(**request)
+    harness.wait_for(
+        lambda: (
+            client.describe_training_job(TrainingJobName=request["TrainingJobName"])["TrainingJobStatus"]
+            == "Completed"
+        ),
+        60,
+        0.05,
+    )
+    client.close()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class Api:
 
     def __init__(self, host: str, port: int) -> None:
         self.conn = http.client.HTTPConnection(host, port, timeout=60)
+        self.extra_headers: dict[str, str] = {}  # e.g. a SigV4 signature made for the request sent
         self.reconnect()
 
     def reconnect(self) -> None:
@@ -55,6 +56,7 @@ class Api:
 
     def call_raw(self, operation: str, payload: bytes) -> bytes:
         headers = {"X-Amz-Target": f"SageMaker.{operation}", "Content-Type": "application/x-amz-json-1.1"}
+        headers.update(self.extra_headers)
         try:
             self.conn.request("POST", "/", body=payload, headers=headers)
             response = self.conn.getresponse()

@@ -48,7 +48,7 @@ def builtin_images() -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"  # loopback until authentication lands
+    host: str = "127.0.0.1"  # anything but loopback needs a credentials file (server.check)
     port: int = 8080
     data_dir: Path = Path("tp-data")
     stop_grace_seconds: float = DEFAULT_GRACE_SECONDS
@@ -58,7 +58,9 @@ class Settings:
     database_url: str = ""  # empty: SQLite in data_dir
     max_active_jobs: int = 1000  # per tenant; 0 for no limit (each local job is a few processes)
     log_level: str = "info"
-    auth_tokens: str = ""  # JSON or @path: {"<bearer token>": "<tenant>"}; empty: one tenant, no credentials
+    auth_tokens: str = ""  # deprecated: JSON or @path {"<bearer token>": "<tenant>"}; see credentials_file
+    credentials_file: str = ""  # `trainplane credentials` file; empty: one tenant, any credentials
+    insecure_any_credentials: bool = False  # no credentials file on a non-loopback address, on purpose
     reconcile_interval_seconds: float = 5.0  # full sweep period; events wake it sooner
     allowed_roots: tuple[Path, ...] = ()  # besides data_dir: where output/checkpoint/channel paths may lie
     run_as_user: str = ""  # name or uid jobs run as; empty: the server's own user

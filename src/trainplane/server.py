@@ -13,6 +13,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import url as sa_url
 
 from trainplane.api.app import Application, create_app
-from trainplane.api.auth import bearer_tokens
+from trainplane.api.auth import bearer_tokens, configured
 from trainplane.artifacts.local import LocalArtifacts
 from trainplane.config import Settings, setting_name
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
@@ -55,6 +56,7 @@ def check(settings: Settings) -> None:
             raise errors.Invalid(setting_name("auth_tokens"), f"cannot read the tokens: {exc}") from exc
         except errors.Invalid as exc:
             raise errors.Invalid(setting_name("auth_tokens"), exc.reason) from exc
+    _access(settings)
     if settings.executor not in configured_executors(settings):
         known = ", ".join(configured_executors(settings))
         raise errors.Invalid(
@@ -89,6 +91,7 @@ class ControlPlane:
     service: JobService
     reconciler: Reconciler
     app: Application
+    access: configured.Access
 
     def close(self) -> None:
         """Stop supervising; the jobs themselves keep running."""
@@ -146,8 +149,44 @@ def build(settings: Settings) -> ControlPlane:
         sweep_interval_seconds=settings.reconcile_interval_seconds,
     )
     service.set_on_change(reconciler.wake)
-    authenticator = bearer_tokens.from_setting(settings.auth_tokens) if settings.auth_tokens else None
-    return ControlPlane(store, executor, service, reconciler, create_app(service, authenticator))
+    access = _access(settings)
+    app = create_app(service, access.authenticator)
+    return ControlPlane(store, executor, service, reconciler, app, access)
+
+
+def _access(settings: Settings) -> configured.Access:
+    """Raises: errors.Invalid (an unusable credentials file, a non-loopback host without one)."""
+    return configured.configure(
+        settings.credentials_file,
+        settings.auth_tokens,
+        is_insecure=settings.insecure_any_credentials,
+        host=settings.host,
+    )
+
+
+@contextlib.contextmanager
+def _reloading_on_sighup(access: configured.Access) -> Iterator[None]:
+    """SIGHUP re-reads the credentials file; the handler only sets an Event, a thread does the work."""
+    requested = threading.Event()
+    is_done = False
+
+    def reload_when_asked() -> None:
+        while requested.wait() and not is_done:
+            requested.clear()
+            if access.keyring is None:
+                log.warning("event=sighup_ignored reason=no_credentials_file")
+            else:
+                access.keyring.reload()
+
+    thread = threading.Thread(target=reload_when_asked, name="credentials-reload", daemon=True)
+    thread.start()
+    previous = signal.signal(signal.SIGHUP, lambda sig, frame: requested.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+        is_done = True
+        requested.set()
 
 
 def _bind(settings: Settings) -> socket.socket:
@@ -214,6 +253,16 @@ def _raise_open_files_limit() -> None:
     log.info("event=open_files_limit soft=%d", resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
+def _announce(access: configured.Access, url: str, settings: Settings) -> None:
+    """Say how requests are authenticated (a warning for the insecure or deprecated ways), then where."""
+    for notice in access.notices:
+        print(f"trainplane: {notice}", flush=True)
+    for warning in access.warnings:
+        log.warning("event=insecure_or_deprecated_auth message=%r", warning)
+        print(f"trainplane: WARNING: {warning}", file=sys.stderr, flush=True)
+    print(f"trainplane listening on {url} (data dir {settings.data_dir.resolve()})", flush=True)
+
+
 def _serve_locked(settings: Settings) -> None:
     if not settings.database_url:
         quick_check(settings.sqlite_path)
@@ -235,7 +284,6 @@ def _serve_locked(settings: Settings) -> None:
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
     (settings.data_dir / "server.json").write_text(json.dumps({"url": url, "pid": os.getpid()}))
-    print(f"trainplane listening on {url} (data dir {settings.data_dir.resolve()})", flush=True)
     config = uvicorn.Config(
         plane.app,
         log_level="warning" if settings.log_level == "info" else settings.log_level,
@@ -245,7 +293,9 @@ def _serve_locked(settings: Settings) -> None:
         loop="uvloop",
     )
     try:
-        _Server(config).run(sockets=[sock])
+        with _reloading_on_sighup(plane.access):  # before the URL is out: a SIGHUP never kills us
+            _announce(plane.access, url, settings)
+            _Server(config).run(sockets=[sock])
     finally:
         marker.stop()
         plane.close()

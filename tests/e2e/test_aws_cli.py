@@ -16,7 +16,9 @@ from tests.support.server import ServerProcess
 AWS = str(Path(sys.executable).with_name("aws"))
 
 
-def aws(server: ServerProcess, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def aws(
+    server: ServerProcess, *args: str, check: bool = True, service: str = "sagemaker"
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
@@ -25,7 +27,7 @@ def aws(server: ServerProcess, *args: str, check: bool = True) -> subprocess.Com
         "AWS_MAX_ATTEMPTS": "1",
     }
     result = subprocess.run(
-        [AWS, "--endpoint-url", server.url, "sagemaker", *args],
+        [AWS, "--endpoint-url", server.url, service, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -77,3 +79,27 @@ def test_aws_cli_list_out_of_range_values_are_validated_by_the_server(
     result = aws(server, "list-training-jobs", option, value, check=False)
     assert result.returncode == 255
     assert "ValidationException" in result.stderr and f"at '{member}'" in result.stderr
+
+
+def test_aws_logs_reads_the_jobs_lines(server: ServerProcess, job_request: Any) -> None:
+    request = job_request()
+    request["Environment"]["EXIT_AFTER_STEPS"] = "3"
+    name = request["TrainingJobName"]
+    aws(server, "create-training-job", "--cli-input-json", json.dumps(request))
+    aws(server, "wait", "training-job-completed-or-stopped", "--training-job-name", name)
+    group = ["--log-group-name", "/aws/sagemaker/TrainingJobs"]
+    streams = aws(
+        server, "describe-log-streams", *group, "--log-stream-name-prefix", f"{name}/", service="logs"
+    )
+    (stream,) = json.loads(streams.stdout)["logStreams"]
+    read = aws(
+        server,
+        "get-log-events",
+        *group,
+        "--log-stream-name",
+        stream["logStreamName"],
+        "--start-from-head",
+        service="logs",
+    )
+    messages = [event["message"] for event in json.loads(read.stdout)["events"]]
+    assert messages == ["training started", "step=1 loss=1.0000", "step=2 loss=0.5000", "step=3 loss=0.3333"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tarfile
 import uuid
@@ -49,3 +50,39 @@ def test_estimator_sees_its_model_while_running_stops_and_attaches(
     with tarfile.open(model) as archive:
         saved = json.loads(archive.extractfile("model.json").read())  # type: ignore[union-attr]
     assert saved["stopped"] is True  # written by the job's SIGTERM handler in the grace window
+
+
+def test_fit_with_its_default_logs_streams_the_jobs_output(server: ServerProcess, tmp_path: Path) -> None:
+    """fit() blocks and prints the job's log lines, read through trainplane's CloudWatch Logs."""
+    name = f"sdk-fit-{uuid.uuid4().hex[:12]}"
+    environment = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": server.url,
+    }
+    result = subprocess.run(
+        [
+            str(SDK_PYTHON),
+            str(REPO / "tests" / "sdk" / "fit_with_logs.py"),
+            server.url,
+            name,
+            str(tmp_path / "out"),
+            str(JOBS_DIR / "cooperative.py"),
+            str(tmp_path / "markers"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env=environment,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = result.stdout.splitlines()
+    assert any(line.endswith("training started") for line in lines), result.stdout
+    steps = [line for line in lines if "step=" in line]
+    assert [line[line.index("step=") :] for line in steps] == [
+        f"step={step} loss={1.0 / step:.4f}" for step in range(1, 6)
+    ]
+    assert f"MODEL {tmp_path / 'out'}/{name}/output/model.tar.gz" in lines

@@ -67,6 +67,7 @@ def test_client_public_names_are_pinned() -> None:
         "JobPage",
         "LogChunk",
         "MetricValue",
+        "SigningKeys",
         "StatusTransition",
         "TrainingJob",
         "TrainingJobPage",
@@ -231,3 +232,20 @@ def test_health_is_true_on_200_with_mock_transport() -> None:
 
     with _client(handler) as client:
         assert client.health() is True
+
+
+def test_with_keys_every_request_is_sigv4_signed_for_sagemaker() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _json({"TrainingJobSummaries": []})
+
+    keys = trainplane.client.SigningKeys("TPAKEXAMPLEEXAMPLE00", "secret")
+    with Client(ENDPOINT, keys=keys, region="eu-west-1", transport=httpx.MockTransport(handler)) as client:
+        list(client.list_training_jobs())
+    authorization = seen[0].headers["Authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=TPAKEXAMPLEEXAMPLE00/")
+    assert "/eu-west-1/sagemaker/aws4_request" in authorization
+    assert "SignedHeaders=content-type;host;x-amz-date;x-amz-target," in authorization
+    assert "X-Amz-Date" in seen[0].headers

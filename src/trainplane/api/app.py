@@ -1,4 +1,5 @@
-"""The ASGI app built from a JobService and an Authenticator: SageMaker on `POST /` plus native routes."""
+"""The ASGI app built from a JobService and an Authenticator: SageMaker and CloudWatch Logs on
+`POST /` (by X-Amz-Target), plus native routes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from trainplane.api import limits, native
 from trainplane.api.asgi import ClientDisconnected, Receive, Scope, Send
 from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
+from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
+from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
 from trainplane.service.jobs import JobService
@@ -26,6 +29,7 @@ class Application:
     def __init__(self, service: JobService, authenticator: Authenticator) -> None:
         self.workers = Workers()
         self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
+        self._logs = LogsEndpoint(service, authenticator, self.workers)
         routes = [
             Route("/", self._sagemaker, methods=["POST"]),
             Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
@@ -41,8 +45,9 @@ class Application:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
+            endpoint = self._logs if _target(scope).startswith(LOGS_TARGET_PREFIX) else self._sagemaker
             with contextlib.suppress(ClientDisconnected):
-                await self._sagemaker(scope, receive, send)
+                await endpoint(scope, receive, send)
             return
         await self._router(scope, receive, send)
 
@@ -50,6 +55,13 @@ class Application:
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         yield
         self.workers.close()
+
+
+def _target(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-amz-target":
+            return bytes(value).decode("latin-1")
+    return ""
 
 
 def create_app(service: JobService, authenticator: Authenticator | None = None) -> Application:

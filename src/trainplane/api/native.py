@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from trainplane import protocol
 from trainplane.api import error_detail
+from trainplane.api.auth import port as auth
 from trainplane.api.auth.port import Authenticator, RequestFacts
 from trainplane.domain import errors
 from trainplane.domain.status import JobKind
@@ -39,6 +40,9 @@ _TABLE: dict[type[BaseException], tuple[int, str]] = {
     errors.Conflict: (409, "ConflictException"),
     errors.LimitExceeded: (429, "ResourceLimitExceeded"),
     errors.Unauthorized: (401, "UnrecognizedClientException"),
+    auth.MissingCredentials: (401, "MissingAuthenticationTokenException"),
+    auth.BadSignature: (401, "InvalidSignatureException"),
+    auth.MalformedSignature: (401, "IncompleteSignatureException"),
     errors.Unavailable: (503, "ServiceUnavailable"),
 }
 
@@ -108,7 +112,7 @@ def make_logs_endpoint(
     """`GET /trainplane/v1/{kind}-jobs/{name}/logs?offset=N&follow=true`."""
 
     async def logs(request: Request) -> Response:
-        facts = RequestFacts(request.method, request.url.path, dict(request.headers), b"")
+        facts = RequestFacts.from_scope(request.scope, dict(request.headers), b"")
         try:
             tenant = (await run_in_threadpool(authenticator.authenticate, facts)).tenant
             kind = _kind(request.path_params["kind"])

@@ -14,7 +14,7 @@ import httpx
 
 import trainplane
 from trainplane.cli import arguments
-from trainplane.cli.commands import jobs, logs, serve, wait
+from trainplane.cli.commands import credentials, jobs, logs, serve, wait
 from trainplane.domain import errors
 
 EXIT_ERROR = 1
@@ -34,6 +34,7 @@ def build_parser(*, selected: str | None) -> argparse.ArgumentParser:
     jobs.register(subparsers, selected=selected)
     logs.register(subparsers)
     wait.register(subparsers)
+    credentials.register(subparsers)
     return parser
 
 

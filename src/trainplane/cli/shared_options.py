@@ -7,6 +7,7 @@ import os
 
 import httpx
 
+from trainplane.cli import signing
 from trainplane.cli.arguments import UsageError
 from trainplane.client import Client
 
@@ -23,12 +24,14 @@ def env_help(text: str, env: str, default: object = None) -> str:
 
 
 def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    """The server's URL and the keys to sign with (`signing.keys_from`)."""
     parser.add_argument(
         "--endpoint-url",
         default=os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT_URL,
         metavar="URL",
         help=env_help("the trainplane server", ENDPOINT_ENV, DEFAULT_ENDPOINT_URL),
     )
+    signing.add_options(parser)
 
 
 def add_output_option(parser: argparse.ArgumentParser, *, default: str) -> None:
@@ -54,4 +57,5 @@ def output_format(args: argparse.Namespace) -> str:
 
 
 def open_client(args: argparse.Namespace, transport: httpx.BaseTransport | None) -> Client:
-    return Client(args.endpoint_url, transport=transport)
+    """Raises: UsageError: half a key pair, or an unknown profile."""
+    return Client(args.endpoint_url, region=args.region, keys=signing.keys_from(args), transport=transport)

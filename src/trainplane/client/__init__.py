@@ -13,6 +13,7 @@ from trainplane.client.models import (
     TrainingJobPage,
     TrainingJobSummary,
 )
+from trainplane.client.signing import SigningKeys
 
 __all__ = [
     "Client",
@@ -20,6 +21,7 @@ __all__ = [
     "JobPage",
     "LogChunk",
     "MetricValue",
+    "SigningKeys",
     "StatusTransition",
     "TrainingJob",
     "TrainingJobPage",

@@ -18,6 +18,7 @@ from trainplane import protocol
 from trainplane.client import kinds, wire
 from trainplane.client.kinds import JobKindWire
 from trainplane.client.models import JobPage, LogChunk, TrainingJob, TrainingJobPage, TrainingJobSummary
+from trainplane.client.signing import SigningKeys, SigV4
 from trainplane.domain import errors
 from trainplane.domain.status import JobKind
 
@@ -31,7 +32,7 @@ SummaryT = TypeVar("SummaryT")
 class Client:
     """A connection to one trainplane endpoint; use it as a context manager.
 
-    Requests carry no `Authorization` yet; when auth lands a signer is applied in `_send`.
+    With `keys`, every request is SigV4-signed for `region` (a server with a credentials file needs it).
     """
 
     def __init__(
@@ -40,12 +41,16 @@ class Client:
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         region: str = "us-east-1",
+        keys: SigningKeys | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
-        self.region = region  # the SigV4 credential scope once requests are signed
-        self._http = httpx.Client(base_url=self.endpoint_url, timeout=timeout_seconds, transport=transport)
+        self.region = region  # the SigV4 credential scope
+        auth = SigV4(keys, region) if keys is not None else None
+        self._http = httpx.Client(
+            base_url=self.endpoint_url, timeout=timeout_seconds, transport=transport, auth=auth
+        )
 
     def __enter__(self) -> Client:
         return self

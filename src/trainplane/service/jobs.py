@@ -13,7 +13,7 @@ from trainplane.domain import errors, images, messages, names, transitions
 from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
 from trainplane.service import admission
-from trainplane.service.ports import Artifacts, Clock, Executor, ListQuery, Page, Store
+from trainplane.service.ports import Artifacts, Clock, Executor, ListQuery, LogMarks, Page, Store
 
 log = logging.getLogger("trainplane.service")
 
@@ -68,10 +68,12 @@ class JobService:
     def set_on_change(self, on_change: Callable[[str], None]) -> None:
         self._on_change = on_change
 
-    def arn(self, kind: JobKind, name: str) -> str:
-        return names.job_arn(kind.value, name, region=self._settings.region, account=self._settings.account)
+    def arn(self, kind: JobKind, name: str, account: str | None = None) -> str:
+        """The job's ARN, in the tenant's account (the server's when the tenant has none)."""
+        account = account or self._settings.account
+        return names.job_arn(kind.value, name, region=self._settings.region, account=account)
 
-    def create(self, tenant: str, request: NewJob) -> Job:
+    def create(self, tenant: str, request: NewJob, *, account: str | None = None) -> Job:
         """Accept a job in `Starting`, with its tags, in one transaction; the reconciler launches it.
 
         Raises:
@@ -86,7 +88,7 @@ class JobService:
             tenant=tenant,
             kind=request.kind,
             name=request.name,
-            arn=self.arn(request.kind, request.name),
+            arn=self.arn(request.kind, request.name, account),
             spec=spec,
             request=request.request,
             dialect=request.dialect,
@@ -210,6 +212,13 @@ class JobService:
         if job.handle is None:
             return b"", job.is_terminal
         return self._executors[job.handle.executor].read_log(job.handle, offset, max_bytes), job.is_terminal
+
+    def read_log_marks(self, tenant: str, kind: JobKind, name: str) -> LogMarks:
+        """When the job's log grew, for per-line timestamps. Raises: errors.NotFound: no such job."""
+        job = self._store.get(tenant, kind, name)
+        if job.handle is None:
+            return LogMarks(0, (), None)
+        return self._executors[job.handle.executor].read_log_marks(job.handle)
 
     def job_by_arn(self, tenant: str, arn: str) -> Job:
         """Raises: errors.NotFound."""

@@ -111,6 +111,32 @@ class Phase(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class LogMarks:
+    """When a job's log grew: its size now, (size, epoch seconds) marks in order, its last write time.
+
+    Marks come from the supervisor (executors/supervisor/log_index.py); a line's time is the first
+    mark at or past its end, so it is late by at most the marking interval, never early.
+    """
+
+    size: int
+    marks: tuple[tuple[int, float], ...]
+    last_write_at: float | None
+
+    def written_at(self, end_offset: int) -> float | None:
+        """When the byte before `end_offset` had been written (epoch seconds), as marks tell it."""
+        low, high = 0, len(self.marks)
+        while low < high:  # the first mark whose size covers end_offset
+            middle = (low + high) // 2
+            if self.marks[middle][0] >= end_offset:
+                high = middle
+            else:
+                low = middle + 1
+        if low < len(self.marks):
+            return self.marks[low][1]
+        return self.last_write_at
+
+
+@dataclass(frozen=True)
 class Observation:
     """A launched job as its executor last reported it (for the local executor: the supervisor's
     report, decoded once). The outcome is the job record's own type: nothing is copied field by field.
@@ -148,6 +174,10 @@ class Executor(Protocol):
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         """Up to `max_bytes` of the job's combined stdout/stderr from byte `offset` (b"" at the end)."""
+        ...
+
+    def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
+        """When the job's log grew (for per-line timestamps)."""
         ...
 
     def watch(self, on_change: Callable[[str], None]) -> None:

@@ -57,7 +57,7 @@ class SageMakerEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive)
-        request = RequestFacts(scope["method"], scope["path"], request_headers(scope), body)
+        request = RequestFacts.from_scope(scope, request_headers(scope), body)
         operation = OPERATIONS.get(self._operation_name(request))
         is_read_only = operation is not None and operation.is_read_only
         status, headers, content = await self._workers.run(is_read_only, lambda: self.answer(request))
@@ -72,12 +72,12 @@ class SageMakerEndpoint:
         request_id = str(uuid.uuid4())
         operation_name = self._operation_name(request)
         try:
-            tenant = self._authenticator.authenticate(request).tenant
+            principal = self._authenticator.authenticate(request)
             operation = OPERATIONS.get(operation_name)
             if operation is None:
                 raise wire_errors.UnknownOperation(operation_name)
             body = self._validated_body(operation_name, request.body)
-            result = operation.handler(self._service, tenant, body)
+            result = operation.handler(self._service, principal, body)
         except Exception as exc:
             if not isinstance(exc, errors.TrainplaneError | wire_errors.UnknownOperation):
                 log.exception("event=internal_error request_id=%s operation=%s", request_id, operation_name)

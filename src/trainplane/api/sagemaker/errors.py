@@ -16,6 +16,7 @@ from typing import Any
 
 from trainplane import protocol
 from trainplane.api import error_detail
+from trainplane.api.auth import port as auth
 from trainplane.api.sagemaker import fields as wire_fields
 from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
@@ -57,6 +58,12 @@ _TABLE: Mapping[type[BaseException], tuple[int, str]] = {
     # SageMaker answers an unknown access key with this 400, not IAM's 403 InvalidClientTokenId
     # (reference §1.1); botocore does not retry it.
     errors.Unauthorized: (400, "UnrecognizedClientException"),
+    # AWS's Common Errors: MissingAuthenticationToken is a 403; the JSON services add "Exception".
+    auth.MissingCredentials: (403, "MissingAuthenticationTokenException"),
+    # JSON (Coral) services answer a bad or stale SigV4 signature with this 400; SignatureDoesNotMatch
+    # is the query-protocol services' (EC2, STS) and S3's word (reference §1.1, docs/auth.md).
+    auth.BadSignature: (400, "InvalidSignatureException"),
+    auth.MalformedSignature: (400, "IncompleteSignatureException"),
     # Retryable by design: botocore retries 503 with backoff.
     errors.Unavailable: (503, "ServiceUnavailable"),
 }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from trainplane.api.auth.port import Principal
 from trainplane.api.memo import Memo
 from trainplane.api.sagemaker import translate
 from trainplane.domain import errors
@@ -17,7 +18,7 @@ from trainplane.service.jobs import JobService, StopOutcome
 
 Body = Mapping[str, Any]
 Result = dict[str, Any] | bytes | None  # bytes: the JSON body, already encoded
-Handler = Callable[[JobService, str, Body], Result]
+Handler = Callable[[JobService, Principal, Body], Result]
 DESCRIBED_MEMO_ENTRIES = 256
 # Describe's body is a pure function of the job (id, version) unless it reads the clock (translate).
 _described: Memo[tuple[str, int], bytes] = Memo(DESCRIBED_MEMO_ENTRIES)
@@ -31,13 +32,13 @@ class Operation:
     is_read_only: bool
 
 
-def create_training_job(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
-    job = service.create(tenant, translate.new_training_job(body))
+def create_training_job(service: JobService, principal: Principal, body: Body) -> dict[str, Any]:
+    job = service.create(principal.tenant, translate.new_training_job(body), account=principal.aws_account_id)
     return {"TrainingJobArn": job.arn}
 
 
-def describe_training_job(service: JobService, tenant: str, body: Body) -> bytes:
-    job = service.describe(tenant, JobKind.TRAINING, body["TrainingJobName"])
+def describe_training_job(service: JobService, principal: Principal, body: Body) -> bytes:
+    job = service.describe(principal.tenant, JobKind.TRAINING, body["TrainingJobName"])
     if _reads_clock(job):
         return _json(translate.describe_training_job(job, datetime.now(UTC)))
     return _described.get(
@@ -54,10 +55,10 @@ def _json(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def list_training_jobs(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
+def list_training_jobs(service: JobService, principal: Principal, body: Body) -> dict[str, Any]:
     if body.get("StatusEquals") == "Deleting":
         return {"TrainingJobSummaries": []}  # deletes are immediate: nothing is ever Deleting
-    page = service.list(tenant, JobKind.TRAINING, translate.list_query(body))
+    page = service.list(principal.tenant, JobKind.TRAINING, translate.list_query(body))
     response: dict[str, Any] = {
         "TrainingJobSummaries": [translate.training_job_summary(job) for job in page.jobs]
     }
@@ -66,30 +67,30 @@ def list_training_jobs(service: JobService, tenant: str, body: Body) -> dict[str
     return response
 
 
-def stop_training_job(service: JobService, tenant: str, body: Body) -> None:
-    outcome, job = service.stop(tenant, JobKind.TRAINING, body["TrainingJobName"])
+def stop_training_job(service: JobService, principal: Principal, body: Body) -> None:
+    outcome, job = service.stop(principal.tenant, JobKind.TRAINING, body["TrainingJobName"])
     if outcome is StopOutcome.ALREADY_FINISHED:
         # SageMaker refuses to stop a finished job; the native path treats it as success.
         raise errors.InvalidState("stop", job.primary.value)
     return None
 
 
-def delete_training_job(service: JobService, tenant: str, body: Body) -> None:
-    service.delete(tenant, JobKind.TRAINING, body["TrainingJobName"])
+def delete_training_job(service: JobService, principal: Principal, body: Body) -> None:
+    service.delete(principal.tenant, JobKind.TRAINING, body["TrainingJobName"])
     return None
 
 
-def add_tags(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
-    service.add_tags(tenant, body["ResourceArn"], translate.tags_from_wire(body["Tags"]))
+def add_tags(service: JobService, principal: Principal, body: Body) -> dict[str, Any]:
+    service.add_tags(principal.tenant, body["ResourceArn"], translate.tags_from_wire(body["Tags"]))
     return {"Tags": body["Tags"]}
 
 
-def list_tags(service: JobService, tenant: str, body: Body) -> dict[str, Any]:
-    return {"Tags": translate.tags_to_wire(service.tags(tenant, body["ResourceArn"]))}
+def list_tags(service: JobService, principal: Principal, body: Body) -> dict[str, Any]:
+    return {"Tags": translate.tags_to_wire(service.tags(principal.tenant, body["ResourceArn"]))}
 
 
-def delete_tags(service: JobService, tenant: str, body: Body) -> None:
-    service.delete_tags(tenant, body["ResourceArn"], list(body["TagKeys"]))
+def delete_tags(service: JobService, principal: Principal, body: Body) -> None:
+    service.delete_tags(principal.tenant, body["ResourceArn"], list(body["TagKeys"]))
     return None
 
 

@@ -59,7 +59,14 @@ def register(subparsers: Any) -> None:
         parser,
         "--auth-tokens",
         "auth_tokens",
-        'bearer tokens as JSON or @path: {"<token>": "<tenant>"}; unset: one tenant, no credentials',
+        'deprecated (use --credentials-file): bearer tokens as JSON or @path: {"<token>": "<tenant>"}',
+    )
+    _option(
+        parser,
+        "--credentials-file",
+        "credentials_file",
+        "tenants and their keys, made with `trainplane credentials add` (mode 0600; SIGHUP reloads it); "
+        "unset: one tenant, any credentials, loopback only",
     )
     _option(
         parser, "--database-url", "database_url", "SQLAlchemy URL of the store; unset: SQLite in the data dir"
@@ -80,6 +87,18 @@ def register(subparsers: Any) -> None:
         help=shared_options.env_help(
             "let jobs run as root (a root server without --run-as-user refuses to start otherwise)",
             config.env_name("allow_root_jobs"),
+        ),
+    )
+    parser.add_argument(
+        "--insecure-any-credentials",
+        dest="insecure_any_credentials",
+        action="store_const",
+        const=True,
+        default=None,
+        help=shared_options.env_help(
+            "without a credentials file, accept any credentials as one tenant even on a non-loopback "
+            "--host (an emulator for trusted networks only)",
+            config.env_name("insecure_any_credentials"),
         ),
     )
     parser.set_defaults(handler=run)

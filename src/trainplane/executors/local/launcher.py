@@ -29,10 +29,10 @@ from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.local import notify
 from trainplane.executors.local.fork_server import ForkServerClient
 from trainplane.executors.local.process_watcher import ProcessWatcher
-from trainplane.executors.supervisor import process_tree, run_dir, status_file
+from trainplane.executors.supervisor import log_index, process_tree, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
 from trainplane.executors.supervisor.supervisor import SUCCESSOR_FLAG
-from trainplane.service.ports import Observation, Phase
+from trainplane.service.ports import LogMarks, Observation, Phase
 
 _log = logging.getLogger(__name__)
 LOST_KILL_WAIT_SECONDS = 2.0  # how long cgroup.kill may take to empty a lost job's leaf
@@ -187,6 +187,10 @@ class LocalExecutor:
                 return log.read(max_bytes)
         except FileNotFoundError:
             return b""
+
+    def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
+        directory = _run_dir(handle)
+        return log_index.read_marks(directory.job_log, directory.log_index)
 
     def watch(self, on_change: Callable[[str], None]) -> None:
         """Listen on the notify socket (no-op without one: the reconciler's polling suffices)."""

@@ -34,9 +34,9 @@ from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.local import notify
 from trainplane.executors.ray import launch_file, resources, unstarted
 from trainplane.executors.ray.submission import RayJobs, RayJobState
-from trainplane.executors.supervisor import process_tree, run_dir, status_file
+from trainplane.executors.supervisor import log_index, process_tree, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
-from trainplane.service.ports import Observation, Phase
+from trainplane.service.ports import LogMarks, Observation, Phase
 
 _log = logging.getLogger(__name__)
 SUPERVISOR_MODULE = "trainplane.executors.supervisor.supervisor"
@@ -237,6 +237,10 @@ class RayExecutor:
                 return log.read(max_bytes)
         except FileNotFoundError:
             return b""
+
+    def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
+        directory = _run_dir(handle)
+        return log_index.read_marks(directory.job_log, directory.log_index)
 
     def watch(self, on_change: Callable[[str], None]) -> None:
         """Listen for the supervisors' progress hints (no-op without a socket: sweeps suffice)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from trainplane.artifacts.environment import job_environment
 from trainplane.artifacts.layout import JobLayout
+from trainplane.artifacts.locations import pinned_output_root
 from trainplane.domain import documents
 from trainplane.domain.job import Job
 from trainplane.executors.supervisor import run_dir, status_file
@@ -34,6 +35,8 @@ def write(
             "environment": environment,
             "notify_socket_path": notify_socket_path,
             "run_as": None if run_as is None else dict(run_as),
+            # Packaging walks this real path, following no link the job made (docs/hostile-input.md).
+            "output_root_real": pinned_output_root(job.spec.output_uri),
         },
         # Not fsynced, as for local jobs: a power loss that could lose it also loses the submission,
         # and the job is then reported lost.

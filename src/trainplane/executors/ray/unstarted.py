@@ -32,6 +32,7 @@ def finish(directory: run_dir.RunDir) -> Observation | None:
         reason=intent.reason.value,
         stopped_at=intent.requested_at,
         has_complete_checkpoint=False,
+        pinned_output_root=launch.get("output_root_real"),
     )
     final = reports.Report(
         launch["job_id"],

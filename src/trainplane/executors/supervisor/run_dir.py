@@ -6,6 +6,7 @@
                     status.json      the supervisor's report (report.py; atomic replace)
                     successors       how many successor supervisors adopted the job
                     job.log          the job's stdout and stderr
+                    job.log.index    when job.log grew: "size epoch-seconds" lines (log_index.py)
                     supervisor.log   the supervisor's own log
                     control/         TRAINPLANE_CONTROL_DIR (checkpoint-complete handshake)
                     base/            SAGEMAKER_BASE_DIR: the job's /opt/ml and working directory
@@ -45,6 +46,10 @@ class RunDir:
     @property
     def job_log(self) -> Path:
         return self.path / "job.log"
+
+    @property
+    def log_index(self) -> Path:
+        return self.path / "job.log.index"
 
     @property
     def supervisor_log(self) -> Path:

@@ -23,7 +23,7 @@ from pathlib import Path
 from trainplane.domain import documents
 from trainplane.domain.job import Failure, FailureKind, StopIntent, StopReport
 from trainplane.domain.status import StopReason
-from trainplane.executors.supervisor import outcome, process_tree, run_dir, status_file
+from trainplane.executors.supervisor import log_index, outcome, process_tree, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
 from trainplane.executors.supervisor import stop_protocol as protocol
 from trainplane.executors.supervisor.job_process import JobProcess
@@ -62,6 +62,7 @@ class Supervisor:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_fd, selectors.EVENT_READ)
         self._main_pidfd: int | None = None
+        self._log_index = log_index.watched(directory.job_log, directory.log_index, self._selector)
         self._has_unwritten_news = False
         self._has_news_for_server = (
             False  # a stop the control plane did not ask for (max runtime, preemption)
@@ -141,6 +142,8 @@ class Supervisor:
     # --- finishing -----------------------------------------------------------------------------
 
     def _finish(self, state: protocol.State) -> None:
+        self._log_index.mark()  # the job's last lines get their time before packaging
+        self._log_index.close()
         was_stopped = self._stop is not None and (state.is_term_sent or not state.is_spawned)
         stop_reason = self._stop.reason if was_stopped and self._stop is not None else None
         exit = self._exit()
@@ -335,13 +338,38 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: object) -> None:
         self._received.add(signum)  # only a flag: the loop does the work
 
+    def _drain_wake_fd(self) -> bool:
+        """Read every pending signal byte; True if there was one."""
+        had_any = False
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_fd, 512):
+                had_any = True
+        return had_any
+
     def _wait_for_wakeup(self, deadline: float | None) -> None:
-        """Block until a signal arrives, the adopted entrypoint ends, or `deadline` passes."""
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if self._selector.select(timeout):
-            with contextlib.suppress(BlockingIOError):
-                while os.read(self._wake_fd, 512):
-                    pass
+        """Block until a signal arrives, the adopted entrypoint ends, or `deadline` passes.
+
+        The job's log growing is handled here without returning: each write would otherwise cost a
+        whole protocol step (on a chatty job, CPU the stop needs)."""
+        log_fd = self._log_index.fileno()
+        while True:
+            wake_at = _earliest(deadline, self._log_index.resume_at)
+            timeout = None if wake_at is None else max(0.0, wake_at - time.monotonic())
+            ready = [key.fd for key, _ in self._selector.select(timeout)]
+            if log_fd is not None and log_fd in ready:
+                self._log_index.on_modified()
+            self._log_index.on_timer()
+            # Drained whether or not select saw it: a signal landing after select still counts.
+            if self._drain_wake_fd() or any(fd != log_fd for fd in ready):
+                return  # a signal or the adopted entrypoint's end
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+
+
+def _earliest(first: float | None, second: float | None) -> float | None:
+    if first is None or second is None:
+        return second if first is None else first
+    return min(first, second)
 
 
 def _intent_from_now(reason: StopReason, grace_seconds: float) -> StopIntent:

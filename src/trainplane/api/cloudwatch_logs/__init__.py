@@ -1,0 +1,1 @@
+"""CloudWatch Logs, the part SageMaker users read job logs with, served from trainplane's job logs."""
