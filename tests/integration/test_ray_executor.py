@@ -257,3 +257,13 @@ def test_a_stop_reaches_a_supervisor_on_another_node_through_ray_simulated_by_a_
     assert observation.outcome.model_uri is not None
     assert local_jobs.model_members(observation.outcome.model_uri)["model.txt"] == b"saved on SIGTERM"
     wait_until(lambda: _ray_status(ray_jobs, handle) == "STOPPED", 10, message="Ray says STOPPED")
+
+
+def test_the_log_of_a_ray_job_pages_with_its_write_times(executor: RayExecutor, tmp_path: Path) -> None:
+    handle = executor.launch(local_jobs.make_job(tmp_path, "echo one; sleep 0.3; echo two"))
+    local_jobs.wait_finished(executor, handle, 30)
+    assert executor.read_log(handle, 0, 1 << 20) == b"one\ntwo\n"
+    marks = executor.read_log_marks(handle)
+    assert marks.size == 8 and marks.last_write_at is not None
+    first, second = marks.written_at(4), marks.written_at(8)
+    assert first is not None and second is not None and first <= second
