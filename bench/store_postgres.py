@@ -9,6 +9,10 @@ job over and over (cache hits: the version probe only).
 FLOOR, per database and in the same run: the driver alone (sqlite3 / psycopg) running the first page's
 SELECT and the one-row SELECT by name, over one connection, no SQLAlchemy, no HTTP.
 
+PostgreSQL is measured twice on the same database, in the same run: as the server now runs (no
+pre-ping on the connection pool; `postgresql`) and with TRAINPLANE_DATABASE_PRE_PING=true (a ping
+round trip before each pooled connection is used, as it ran before; `postgresql+pre-ping`).
+
 PostgreSQL comes from TRAINPLANE_TEST_DATABASE_URL, or scripts/postgres-up when unset; the bench makes
 and drops its own database there.
 """
@@ -102,8 +106,25 @@ def describe_round(api: harness.Api, names: list[str]) -> tuple[float, list[floa
     return len(names) / (time.perf_counter() - started), latencies
 
 
-def measure_one(result: report.Result, label: str, url: str, work: Path, n: dict[str, int]) -> None:
-    result.extra.update({f"{label}: {k}": v for k, v in list_latency.fill(url, n["jobs"]).items()})
+@contextlib.contextmanager
+def environment(name: str, value: str | None) -> Iterator[None]:
+    """os.environ[name] = value (unset for None) for the with-block; the server subprocess inherits it."""
+    before = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if before is not None:
+            os.environ[name] = before
+
+
+def measure_one(
+    result: report.Result, label: str, url: str, work: Path, n: dict[str, int], *, is_filled: bool = False
+) -> None:
+    if not is_filled:
+        result.extra.update({f"{label}: {k}": v for k, v in list_latency.fill(url, n["jobs"]).items()})
     extra_args = () if url.startswith("sqlite") else ("--database-url", url)
     with harness.running_server(work / "data", *extra_args) as server:
         api = server.api()
@@ -140,7 +161,11 @@ def measure(is_quick: bool) -> report.Result:
         measure_one(result, "sqlite", f"sqlite:///{sqlite_work / 'data' / 'trainplane.db'}", sqlite_work, n)
         with fresh_postgres_database() as url:
             pg_work.mkdir()
-            measure_one(result, "postgresql", url, pg_work, n)
+            with environment("TRAINPLANE_DATABASE_PRE_PING", None):
+                measure_one(result, "postgresql", url, pg_work, n)
+            with environment("TRAINPLANE_DATABASE_PRE_PING", "true"):
+                (pg_work / "pre-ping").mkdir()
+                measure_one(result, "postgresql+pre-ping", url, pg_work / "pre-ping", n, is_filled=True)
     for label in ("sqlite", "postgresql"):
         first = result.rows[f"{label}: List MaxResults=100 (first page)"]["p50"]
         result.bar(f"{label}: List MaxResults=100 p50 <= 15 ms", first, "<=", 15)

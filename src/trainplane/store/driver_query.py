@@ -29,14 +29,32 @@ class DriverQuery:
         """The first row (a tuple), or None. Raises: errors.Unavailable."""
         args = [params[name] for name in self._order] if self._order is not None else dict(params)
         try:
-            connection = self._engine.raw_connection()
             try:
-                cursor = connection.cursor()
-                cursor.execute(self._sql, args)
-                row = cursor.fetchone()
-                cursor.close()
-                return row
-            finally:
-                connection.close()  # back to the pool, rolled back
+                return self._fetch_one(args)
+            except _Disconnected:
+                # A dead pooled connection (a restarted database; there is no pre-ping): the others
+                # are dead too, so start a new pool and read once more.
+                self._engine.dispose()
+            return self._fetch_one(args)
+        except (self._outage, _Disconnected) as exc:
+            raise errors.Unavailable(f"the job store is unavailable: {exc.__cause__ or exc}") from exc
+
+    def _fetch_one(self, args: Any) -> Any:
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._sql, args)
+            row = cursor.fetchone()
+            cursor.close()
+            return row
         except self._outage as exc:
-            raise errors.Unavailable(f"the job store is unavailable: {exc}") from exc
+            if self._engine.dialect.is_disconnect(exc, connection.dbapi_connection, None):
+                connection.invalidate(exc)  # never back to the pool
+                raise _Disconnected() from exc
+            raise
+        finally:
+            connection.close()  # back to the pool, rolled back
+
+
+class _Disconnected(Exception):
+    """The pooled connection turned out dead."""
