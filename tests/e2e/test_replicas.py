@@ -121,3 +121,30 @@ def test_killing_a_replica_while_twenty_stops_are_in_flight_loses_and_repeats_no
         secondary = [step["Status"] for step in described["SecondaryStatusTransitions"]]
         assert secondary.count("Stopped") == 1, (name, secondary)
         assert _count(tmp_path, index) == (1, 1), (name, replicas[0].logs()[-3000:])
+
+
+def test_any_replica_answers_for_a_job_another_one_runs(
+    replicas: list[ServerProcess], job_request: Any, tmp_path: Path
+) -> None:
+    """Create on one replica; describe, list, tag and stop on the other; both tell the same story."""
+    first, second = (sagemaker_client(process.url) for process in replicas)
+    request = job_request("count_sigterms.py", Tags=[{"Key": "team", "Value": "vision"}])
+    request["Environment"]["LINGER_SECONDS"] = "0.2"
+    name = request["TrainingJobName"]
+    arn = first.create_training_job(**request)["TrainingJobArn"]
+    wait_until(lambda: list((tmp_path / "markers").glob("started-*")), TIMEOUT_SECONDS, message="job ran")
+    assert second.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
+    listed = second.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
+    assert [summary["TrainingJobName"] for summary in listed] == [name]
+    second.add_tags(ResourceArn=arn, Tags=[{"Key": "stage", "Value": "dev"}])
+    assert {tag["Key"] for tag in first.list_tags(ResourceArn=arn)["Tags"]} == {"team", "stage"}
+
+    second.stop_training_job(TrainingJobName=name)  # persisted here; the claimant delivers it
+    wait_until(
+        lambda: first.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped",
+        TIMEOUT_SECONDS,
+        message="Stopped",
+    )
+    assert second.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    sigterms = tmp_path / "markers" / "sigterms"
+    assert len(sigterms.read_text().splitlines()) == 1
