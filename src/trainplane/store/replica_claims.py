@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trainplane.service.ports import Claim
+from trainplane.store.driver_query import DriverQuery
 from trainplane.store.tables import jobs, replicas
 
 _ACTIVE_CLAIMS = (
@@ -49,16 +50,20 @@ def claim_statement(job_id: str, replica_id: str, now: datetime, *, may_take_ove
     )
 
 
-def active_claims(conn: sa.Connection) -> Sequence[Claim]:
-    rows = conn.execute(_ACTIVE_CLAIMS).all()
-    return [
-        Claim(
-            job_id=row.id,
-            version=row.version,
-            owner=row.claimed_by,
-            owner_lease_expires_at=None
-            if row.lease_expires_at is None
-            else datetime.fromtimestamp(row.lease_expires_at, UTC),
-        )
-        for row in rows
-    ]
+class ActiveClaims:
+    """Every active job's claim, read on the driver's cursor (DriverQuery): each replica polls this
+    every second, and SQLAlchemy's result rows cost five times the query with 1,000 active jobs."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._query = DriverQuery(_ACTIVE_CLAIMS, engine)
+
+    def read(self) -> Sequence[Claim]:
+        """Raises: errors.Unavailable."""
+        instants: dict[float, datetime] = {}  # one per replica: few distinct leases among many jobs
+        claims = []
+        for job_id, version, owner, expires_at in self._query.all({}):
+            if expires_at is not None and expires_at not in instants:
+                instants[expires_at] = datetime.fromtimestamp(expires_at, UTC)
+            lease = None if expires_at is None else instants[expires_at]
+            claims.append(Claim(job_id, version, owner, lease))
+        return claims

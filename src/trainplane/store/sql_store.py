@@ -106,6 +106,7 @@ class SqlStore:
         self._decoded = DecodedJobs()
         self._version_by_name = DriverQuery(_VERSION_BY_NAME, engine)
         self._version_by_id = DriverQuery(_VERSION_BY_ID, engine)
+        self._active_claims = replica_claims.ActiveClaims(engine)
 
     @classmethod
     def open(cls, url: str, *, is_pre_ping: bool = False) -> SqlStore:
@@ -251,4 +252,4 @@ class SqlStore:
             return bool(conn.execute(statement).rowcount == 1)
 
     def active_claims(self) -> Sequence[Claim]:
-        return self._reading(replica_claims.active_claims)
+        return self._active_claims.read()
