@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from trainplane.artifacts.local import LocalArtifacts
 from trainplane.config import Settings
 from trainplane.domain.status import JobKind, Secondary
 from trainplane.executors.local.launcher import LocalExecutor
-from trainplane.server import ControlPlane, SystemClock, build
+from trainplane.server import ControlPlane, SystemClock, build, replica_id
 from trainplane.service.claims import ReplicaSettings
 from trainplane.service.jobs import NewJob
 from trainplane.service.reconciler import Reconciler
@@ -204,3 +205,15 @@ def test_a_job_any_replica_reaches_is_taken_over_once_its_owners_lease_expires(
         replicas[1].stop()
         first.close()
         second.close()
+
+
+def test_a_server_restarted_on_its_data_dir_is_the_same_replica(tmp_path: Path) -> None:
+    """The default id is chosen once per data dir (its run dirs are there), not per start or host name."""
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir()
+    chosen = replica_id(settings)
+    assert chosen.startswith(f"{socket.gethostname()[:160]}-")
+    assert replica_id(settings) == chosen
+    (tmp_path / "other").mkdir()
+    assert replica_id(Settings(data_dir=tmp_path / "other")) != chosen
+    assert replica_id(dataclasses.replace(settings, replica_id="named")) == "named"
