@@ -168,10 +168,12 @@ def _lease_expiry(plane: ControlPlane, name: str) -> datetime:
     return claim.owner_lease_expires_at
 
 
-def test_a_job_any_replica_reaches_is_taken_over_once_its_owners_lease_expires(
-    tmp_path: Path, postgres_url: str
+@pytest.mark.parametrize("is_crash", [True, False], ids=["owner-crashed", "owner-shut-down"])
+def test_a_job_any_replica_reaches_is_taken_over_once_its_owners_lease_ends(
+    tmp_path: Path, postgres_url: str, is_crash: bool
 ) -> None:
-    """Slurm and Ray jobs are reachable from every replica; here two replicas share one runs dir."""
+    """Slurm and Ray jobs are reachable from every replica; here two replicas share one runs dir.
+    A crashed owner's lease runs out (1 s here); a clean shutdown ends it at once (60 s lease here)."""
     settings = _settings(tmp_path, postgres_url, "first")
     first, second = build(settings), build(_settings(tmp_path, postgres_url, "second"))
     shared = LocalExecutor(settings.runs_dir)  # the second replica reaches the first one's jobs
@@ -180,7 +182,10 @@ def test_a_job_any_replica_reaches_is_taken_over_once_its_owners_lease_expires(
         artifacts = LocalArtifacts(
             settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
         )
-        replica = ReplicaSettings(replica_id=name, lease_seconds=1, host_bound_executors=frozenset())
+        lease_seconds = 1 if is_crash or name == "second" else 2 * TIMEOUT_SECONDS
+        replica = ReplicaSettings(
+            replica_id=name, lease_seconds=lease_seconds, host_bound_executors=frozenset()
+        )
         reconciler = Reconciler(
             plane.store, plane.service, {"local": executor}, artifacts, SystemClock(), 1, replica
         )
@@ -192,7 +197,9 @@ def test_a_job_any_replica_reaches_is_taken_over_once_its_owners_lease_expires(
         replicas[0].start()
         first.service.create(TENANT, _counting_job(tmp_path, "reachable"))
         wait_until(lambda: _starts(tmp_path, "reachable") == 1, TIMEOUT_SECONDS, message="started")
-        replicas[0].stop()  # gone without a word: its lease runs out in 1 s
+        replicas[0].stop()
+        if is_crash:  # as if it died right after its last renewal, without ending its lease
+            first.store.renew_lease("first", "localhost", datetime.now(UTC) + timedelta(seconds=1))
         second.service.stop(TENANT, JobKind.TRAINING, "reachable")
         replicas[1].recover()
         replicas[1].start()

@@ -70,6 +70,12 @@ class Claims:
         self._store.renew_lease(self.replica_id, self._settings.host, now + lease)
         self._renew_at = now + lease / LEASE_RENEWALS
 
+    def resign(self) -> None:
+        """End this replica's lease now (a clean shutdown): the jobs others may take over need not wait
+        for it to run out. Host-bound jobs stay this replica's all the same."""
+        self._store.renew_lease(self.replica_id, self._settings.host, self._clock.now())
+        self._renew_at = None
+
     def acquire(self, job: Job) -> bool:
         """Claim (or confirm the claim on) `job` in the store, unless it is known to be another's."""
         is_host_bound = self._is_host_bound(job)

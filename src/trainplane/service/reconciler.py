@@ -86,6 +86,7 @@ class Reconciler:
             self._wakeup.notify()
         if self._thread is not None:
             self._thread.join()
+            self._guarded(lambda _: self._claims.resign(), None)
         for executor in self._executors.values():
             executor.close()
 
