@@ -148,3 +148,32 @@ def test_any_replica_answers_for_a_job_another_one_runs(
     assert second.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
     sigterms = tmp_path / "markers" / "sigterms"
     assert len(sigterms.read_text().splitlines()) == 1
+
+
+def test_fifty_concurrent_stops_over_both_replicas_deliver_one_sigterm(
+    replicas: list[ServerProcess], job_request: Any, tmp_path: Path
+) -> None:
+    """The compare-and-swap on PostgreSQL, raced from two servers: one intent, one SIGTERM."""
+    clients = [sagemaker_client(process.url) for process in replicas]
+    request = job_request("count_sigterms.py")
+    request["Environment"]["LINGER_SECONDS"] = "0.5"
+    name = request["TrainingJobName"]
+    clients[0].create_training_job(**request)
+    wait_until(lambda: list((tmp_path / "markers").glob("started-*")), TIMEOUT_SECONDS, message="job ran")
+    barrier = threading.Barrier(50)
+
+    def stop(index: int) -> None:
+        barrier.wait()
+        clients[index % 2].stop_training_job(TrainingJobName=name)
+
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        list(pool.map(stop, range(50)))  # every call succeeds: one requested, the rest already stopping
+    wait_until(
+        lambda: clients[1].describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped",
+        TIMEOUT_SECONDS,
+        message="Stopped",
+    )
+    described = clients[0].describe_training_job(TrainingJobName=name)
+    secondary = [step["Status"] for step in described["SecondaryStatusTransitions"]]
+    assert secondary.count("Stopping") == 1 and secondary.count("Stopped") == 1, secondary
+    assert len((tmp_path / "markers" / "sigterms").read_text().splitlines()) == 1
