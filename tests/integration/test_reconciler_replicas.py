@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.support import local_jobs
 from tests.support.waiting import wait_until
 from trainplane.artifacts.local import LocalArtifacts
 from trainplane.config import Settings
@@ -73,7 +75,11 @@ def _counting_job(tmp_path: Path, name: str) -> NewJob:
         request={"TrainingJobName": name},
         entrypoint=("python", str(JOBS_DIR / "count_sigterms.py")),
         output_uri=f"file://{tmp_path / 'out'}",
-        environment={"TEST_MARKER_DIR": str(tmp_path / "markers" / name), "LINGER_SECONDS": "0.3"},
+        environment={
+            "TEST_MARKER_DIR": str(tmp_path / "markers" / name),
+            "LINGER_SECONDS": "0.3",
+            "TEST_MARKER": f"tp-test-{uuid.uuid4().hex}",  # local_jobs.kill_leftovers finds it by this
+        },
     )
 
 
@@ -159,6 +165,36 @@ def test_a_host_bound_job_waits_for_its_owner_and_its_stop_is_delivered_when_the
         assert (_starts(tmp_path, "bound"), _sigterms(tmp_path, "bound")) == (1, 1)
     finally:
         other.close()
+
+
+def test_the_jobs_of_a_host_gone_for_good_are_settled_by_a_replica_started_with_its_id(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """docs/postgresql.md: the host, its data dir and the job's processes are gone; the job's record
+    is settled (Failed: its supervisor lost) by a server given the lost replica's id elsewhere."""
+    lost_settings = _settings(tmp_path, postgres_url, "lost")
+    lost = build(lost_settings)
+    lost.reconciler.recover()
+    lost.reconciler.start()
+    lost.service.create(TENANT, _counting_job(tmp_path, "orphan"))
+    wait_until(lambda: _starts(tmp_path, "orphan") == 1, TIMEOUT_SECONDS, message="started")
+    lost.close()
+    local_jobs.kill_leftovers(lost_settings.runs_dir)  # the host dies with everything on it
+    lost_settings.data_dir.rename(tmp_path / "gone")
+    elsewhere = build(dataclasses.replace(_settings(tmp_path, postgres_url, "elsewhere"), replica_id="lost"))
+    try:
+        elsewhere.service.stop(TENANT, JobKind.TRAINING, "orphan")
+        elsewhere.reconciler.recover()
+        elsewhere.reconciler.start()
+        wait_until(
+            lambda: _status(elsewhere, "orphan") is Secondary.FAILED, TIMEOUT_SECONDS, message="Failed"
+        )
+    finally:
+        elsewhere.close()
+    job = elsewhere.service.describe(TENANT, JobKind.TRAINING, "orphan")
+    assert job.outcome is not None and job.outcome.failure is not None
+    assert "supervisor disappeared" in job.outcome.failure.message
+    assert _sigterms(tmp_path, "orphan") == 0  # nothing of it ran any more to be signalled
 
 
 def _lease_expiry(plane: ControlPlane, name: str) -> datetime:
