@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from tests.contract.test_store import T0, database_url, make_job, store
+from tests.support.waiting import wait_until
 from trainplane.domain.transitions import Event
 from trainplane.store.sql_store import SqlStore
 
@@ -147,3 +148,32 @@ def test_renewing_a_lease_moves_its_expiry_and_host(store: SqlStore) -> None:
     assert not store.claim(job.id, "r2", later, may_take_over=True)
     [claim] = store.active_claims()
     assert claim.owner_lease_expires_at == T0 + LEASE * 3
+
+
+def test_a_stop_saved_by_one_store_is_announced_to_another_on_postgresql(postgres_url: str) -> None:
+    """Migration 0003's trigger and the store's listener: only a job becoming Stopping is announced."""
+    writer, watcher = SqlStore.open(postgres_url), SqlStore.open(postgres_url)
+    heard: list[str] = []
+    stopped: list[str] = []
+    try:
+        watcher.watch_stops(heard.append)
+
+        def announce() -> bool:
+            # The listener may still be connecting (a notice before its LISTEN is lost): stop another,
+            # after another status change that is not a stop.
+            quiet = make_job(f"quiet-{len(stopped)}")
+            writer.insert(quiet)
+            writer.save(
+                quiet.advance(Event.SUPERVISOR_STARTED, T0, "staging"), expected_version=quiet.version
+            )
+            job = make_job(f"stopped-{len(stopped)}")
+            writer.insert(job)
+            writer.save(job.advance(Event.STOP_REQUESTED, T0, "stop"), expected_version=job.version)
+            stopped.append(job.id)
+            return bool(heard)
+
+        wait_until(announce, 10, 0.1, message="a stop announced")
+        assert heard and set(heard) <= set(stopped)
+    finally:
+        writer.close()
+        watcher.close()

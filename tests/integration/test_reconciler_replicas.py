@@ -250,6 +250,42 @@ def test_a_job_any_replica_reaches_is_taken_over_once_its_owners_lease_ends(
         second.close()
 
 
+def test_a_stop_persisted_by_another_replica_is_heard_at_once_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """LISTEN/NOTIFY: with the claims poll and the sweep 60 s apart, only the notification can bring
+    the owner the stop another replica persisted within the 20 s allowed."""
+    planes = [build(_settings(tmp_path, postgres_url, name)) for name in ("owner", "other")]
+    reconcilers = []
+    for plane, name in zip(planes, ("owner", "other"), strict=True):
+        settings = _settings(tmp_path, postgres_url, name)
+        artifacts = LocalArtifacts(
+            settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
+        )
+        slow = ReplicaSettings(replica_id=name, lease_seconds=600, poll_interval_seconds=60)
+        reconciler = Reconciler(
+            plane.store, plane.service, {"local": plane.executor}, artifacts, SystemClock(), 60, slow
+        )
+        plane.service.set_on_change(reconciler.wake)
+        plane.service.set_is_driven_here(reconciler.owns)
+        reconcilers.append(reconciler)
+    try:
+        reconcilers[0].recover()
+        reconcilers[0].start()
+        planes[0].service.create(TENANT, _counting_job(tmp_path, "heard"))
+        wait_until(lambda: _starts(tmp_path, "heard") == 1, TIMEOUT_SECONDS, message="started")
+        reconcilers[1].recover()
+        reconcilers[1].start()
+        planes[1].service.stop(TENANT, JobKind.TRAINING, "heard")
+        wait_until(lambda: _sigterms(tmp_path, "heard") == 1, 20, message="SIGTERM delivered by the owner")
+        wait_until(lambda: _status(planes[1], "heard") is Secondary.STOPPED, 20, message="Stopped")
+    finally:
+        for reconciler in reconcilers:
+            reconciler.stop()
+        for plane in planes:
+            plane.close()
+
+
 def test_a_server_restarted_on_its_data_dir_is_the_same_replica(tmp_path: Path) -> None:
     """The default id is chosen once per data dir (its run dirs are there), not per start or host name."""
     settings = Settings(data_dir=tmp_path / "data")

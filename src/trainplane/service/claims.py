@@ -33,9 +33,12 @@ class ReplicaSettings:
     host: str = "localhost"
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     host_bound_executors: frozenset[str] = field(default_factory=lambda: frozenset({"local"}))
+    poll_interval_seconds: float | None = None  # None: MAX_POLL_SECONDS, or less for a short lease
 
     @property
     def poll_seconds(self) -> float:
+        if self.poll_interval_seconds is not None:
+            return self.poll_interval_seconds
         return min(MAX_POLL_SECONDS, self.lease_seconds / (LEASE_RENEWALS + 1))
 
 

@@ -70,6 +70,7 @@ class Reconciler:
     def recover(self) -> None:
         """Reattach to every non-terminal job this replica owns before new work is accepted."""
         self._claims.renew(is_forced=True)  # a lease before the first claim: claims need a live owner
+        self._store.watch_stops(self.wake)  # a stop another replica persists, heard at once
         for executor in self._executors.values():
             executor.watch(self.wake)
         self.sweep()

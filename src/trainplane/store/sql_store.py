@@ -20,6 +20,7 @@ from trainplane.service.ports import Claim, ListQuery, Page
 from trainplane.store import engines, paging, replica_claims
 from trainplane.store.decoded_jobs import DecodedJobs
 from trainplane.store.driver_query import DriverQuery
+from trainplane.store.stop_listener import StopListener
 from trainplane.store.tables import jobs, tags
 
 # Built once: building the WHERE clause per call was a third of Describe's time (see bench/).
@@ -107,6 +108,7 @@ class SqlStore:
         self._version_by_name = DriverQuery(_VERSION_BY_NAME, engine)
         self._version_by_id = DriverQuery(_VERSION_BY_ID, engine)
         self._active_claims = replica_claims.ActiveClaims(engine)
+        self._stop_listener: StopListener | None = None
 
     @classmethod
     def open(cls, url: str, *, is_pre_ping: bool = False) -> SqlStore:
@@ -133,6 +135,9 @@ class SqlStore:
         return self._engine
 
     def close(self) -> None:
+        if self._stop_listener is not None:
+            self._stop_listener.close()
+            self._stop_listener = None
         self._engine.dispose()
 
     def insert(self, job: Job, new_tags: Mapping[str, str] | None = None) -> None:
@@ -253,3 +258,9 @@ class SqlStore:
 
     def active_claims(self) -> Sequence[Claim]:
         return self._active_claims.read()
+
+    def watch_stops(self, on_stop: Callable[[str], None]) -> None:
+        if self._engine.dialect.name != "postgresql" or self._stop_listener is not None:
+            return  # SQLite cannot notify: the claims poll alone hears of another writer's stops
+        url = self._engine.url.set(drivername="postgresql")  # libpq's own spelling for psycopg
+        self._stop_listener = StopListener(url.render_as_string(hide_password=False), on_stop)
