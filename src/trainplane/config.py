@@ -66,6 +66,9 @@ class Settings:
     run_as_user: str = ""  # name or uid jobs run as; empty: the server's own user
     run_as_group: str = ""  # name or gid; empty: the run-as user's primary group
     allow_root_jobs: bool = False  # a root server without run_as_user refuses to start unless this is set
+    replica_id: str = ""  # its name among replicas on one database; empty: <host>-<random>, kept in data_dir
+    replica_lease_seconds: float = 30.0  # a replica silent this long loses the jobs others may take over
+    database_pre_ping: bool = False  # ping each pooled PostgreSQL connection before use (a round trip each)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -95,7 +98,8 @@ class Settings:
         # SQLite opens <db>-journal too (a directory there makes the database unreadable at the next start).
         names = ("trainplane.db", "trainplane.db-wal", "trainplane.db-shm", "trainplane.db-journal", "runs")
         extra = ("notify.sock", "server.json", "server.lock", "store-id.json", ".store-id.json.tmp")
-        return tuple(self.data_dir.absolute() / name for name in (*names, *extra))
+        replica = ("replica-id", ".replica-id.tmp")  # server.replica_id()
+        return tuple(self.data_dir.absolute() / name for name in (*names, *extra, *replica))
 
     def run_as(self) -> RunAs | None:
         """Who jobs run as; None: the server's own user.
@@ -166,6 +170,13 @@ def validate(settings: Settings) -> None:
     _check_seconds(settings.stop_grace_seconds, "stop_grace_seconds", 0, MAX_GRACE_SECONDS)
     _check_seconds(settings.reconcile_interval_seconds, "reconcile_interval_seconds", 0.01, 3600)
     _check(settings.max_active_jobs, settings.max_active_jobs >= 0, "max_active_jobs", "must be 0 or more")
+    _check(
+        settings.replica_id,
+        re.fullmatch(r"[A-Za-z0-9._:@-]{0,200}", settings.replica_id) is not None,
+        "replica_id",
+        "letters, digits and ._:@- (at most 200)",
+    )
+    _check_seconds(settings.replica_lease_seconds, "replica_lease_seconds", 1, 3600)
     _check(settings.log_level, settings.log_level.lower() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS))
     for root in settings.allowed_roots:
         _check(

@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from trainplane.config import Settings, setting_name
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
 from trainplane.domain import errors
 from trainplane.executors.local.launcher import LocalExecutor
+from trainplane.service.claims import ReplicaSettings
 from trainplane.service.jobs import JobService, ServiceSettings
 from trainplane.service.reconciler import Reconciler
 from trainplane.store.sql_store import SqlStore
@@ -39,6 +41,7 @@ LISTEN_BACKLOG = 2048
 __all__ = ["ControlPlane", "DataDirInUse", "StoreMismatch", "build", "check", "serve"]
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 OPEN_FILES_WANTED = 65_536  # when the hard limit is unlimited
+REPLICA_ID_FILE = "replica-id"
 
 
 def check(settings: Settings) -> None:
@@ -92,7 +95,7 @@ def build(settings: Settings) -> ControlPlane:
     """Wire the adapters; nothing runs until `reconciler.recover()` and `start()`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore.open(settings.resolved_database_url)
+    store = SqlStore.open(settings.resolved_database_url, is_pre_ping=settings.database_pre_ping)
     clock = SystemClock()
     artifacts = LocalArtifacts(
         settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
@@ -120,6 +123,12 @@ def build(settings: Settings) -> ControlPlane:
         ),
         executors,
     )
+    replica = ReplicaSettings(
+        replica_id=replica_id(settings),
+        host=socket.gethostname(),
+        lease_seconds=settings.replica_lease_seconds,
+        host_bound_executors=frozenset({executor.name}),  # its jobs run on this host
+    )
     reconciler = Reconciler(
         store,
         service,
@@ -127,8 +136,10 @@ def build(settings: Settings) -> ControlPlane:
         artifacts,
         clock,
         sweep_interval_seconds=settings.reconcile_interval_seconds,
+        replica=replica,
     )
     service.set_on_change(reconciler.wake)
+    service.set_is_driven_here(reconciler.owns)
     access = _access(settings)
     app = create_app(service, access.authenticator)
     return ControlPlane(store, executor, service, reconciler, app, access)
@@ -167,6 +178,26 @@ def _reloading_on_sighup(access: configured.Access) -> Iterator[None]:
         signal.signal(signal.SIGHUP, previous)
         is_done = True
         requested.set()
+
+
+def replica_id(settings: Settings) -> str:
+    """The configured replica id, or the one this data dir was given at its first start.
+
+    Kept in the data dir because the local jobs' run dirs are there: a server restarted on this data
+    dir is the same replica and drives its jobs again, even if the host was renamed.
+    """
+    if settings.replica_id:
+        return settings.replica_id
+    path = settings.data_dir / REPLICA_ID_FILE
+    with contextlib.suppress(FileNotFoundError):
+        kept = path.read_text().strip()
+        if kept:
+            return kept
+    chosen = f"{socket.gethostname()[:160]}-{uuid.uuid4().hex[:8]}"
+    temporary = path.with_name(f".{REPLICA_ID_FILE}.tmp")
+    temporary.write_text(chosen + "\n")
+    os.replace(temporary, path)
+    return chosen
 
 
 def _bind(settings: Settings) -> socket.socket:

@@ -71,6 +71,18 @@ def register(subparsers: Any) -> None:
     _option(
         parser, "--database-url", "database_url", "SQLAlchemy URL of the store; unset: SQLite in the data dir"
     )
+    _option(
+        parser,
+        "--replica-id",
+        "replica_id",
+        "this replica's name among servers on one database; unset: <host>-<random>, kept in the data dir",
+    )
+    _option(
+        parser,
+        "--replica-lease-seconds",
+        "replica_lease_seconds",
+        "how long a replica's claims on jobs outlive its last renewal (several replicas on one database)",
+    )
     parser.add_argument(
         "--allow-root-jobs",
         dest="allow_root_jobs",
