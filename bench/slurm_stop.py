@@ -13,7 +13,9 @@ Needs SLURM_CONF (eval "$(scripts/slurm-up)"); runs scripts/slurm-up itself when
 
 from __future__ import annotations
 
+import functools
 import os
+import random
 import subprocess
 import tempfile
 import time
@@ -158,8 +160,14 @@ def main() -> None:
         ) as server:
             api = server.api()
             for index in range(n["trials"]):  # interleaved: both see the same machine load
-                bare.append(bare_trial(script, work, index))
-                ours.append(trainplane_trial(api, script, work, index))
+                # In random order, each after a random pause: Slurm schedules on a 1 s tick, and a
+                # submit's phase in that tick (set by the trial before) must not favour either side.
+                trials = [(bare, functools.partial(bare_trial, script, work, index))]
+                trials.append((ours, functools.partial(trainplane_trial, api, script, work, index)))
+                random.shuffle(trials)
+                for rows, trial in trials:
+                    time.sleep(random.uniform(0, 1))
+                    rows.append(trial())
             graces = [grace_trial(api, work) for _ in range(n["grace"])]
             api.close()
     _summarize(result, bare, ours, graces)
