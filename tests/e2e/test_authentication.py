@@ -68,16 +68,7 @@ def test_the_tenant_a_token_names_scopes_every_job(
 ) -> None:
     team_a = client_with_token(guarded_server.url, "token-of-team-a")
     team_b = client_with_token(guarded_server.url, "token-of-team-b")
-    request = job_request("cooperative.py")
-    request["Environment"]["EXIT_AFTER_STEPS"] = "1"
-    name = request["TrainingJobName"]
-    team_a.create_training_job(**request)
-    wait_until(
-        lambda: team_a.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Completed",
-        60,
-        0.05,
-        message=f"{name} Completed",
-    )
+    name = completed_job(team_a, job_request)
 
     never_made = error_of(lambda: team_b.describe_training_job(TrainingJobName="never-made"))
     assert error_of(lambda: team_b.describe_training_job(TrainingJobName=name)) == never_made
@@ -88,6 +79,21 @@ def test_the_tenant_a_token_names_scopes_every_job(
     assert name in names_listed(team_a)
 
 
+def completed_job(sm: Any, job_request: Callable[..., dict[str, Any]]) -> str:
+    """The name of a job `sm` created that has run to Completed."""
+    request = job_request("cooperative.py")
+    request["Environment"]["EXIT_AFTER_STEPS"] = "1"
+    name: str = request["TrainingJobName"]
+    sm.create_training_job(**request)
+    wait_until(
+        lambda: sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Completed",
+        60,
+        0.05,
+        message=f"{name} Completed",
+    )
+    return name
+
+
 def names_listed(sm: Any) -> list[str]:
     return [s["TrainingJobName"] for s in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]]
 
@@ -96,16 +102,7 @@ def test_the_native_log_route_uses_the_same_authenticator(
     guarded_server: ServerProcess, job_request: Callable[..., dict[str, Any]]
 ) -> None:
     team_a = client_with_token(guarded_server.url, "token-of-team-a")
-    request = job_request("cooperative.py")
-    request["Environment"]["EXIT_AFTER_STEPS"] = "1"
-    name = request["TrainingJobName"]
-    team_a.create_training_job(**request)
-    wait_until(
-        lambda: team_a.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Completed",
-        60,
-        0.05,
-        message=f"{name} Completed",
-    )
+    name = completed_job(team_a, job_request)
     url = f"{guarded_server.url}/trainplane/v1/training-jobs/{name}/logs"
 
     def get(token: str | None) -> httpx.Response:

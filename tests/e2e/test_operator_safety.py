@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import sagemaker_client, stop_every_job
-from tests.support.server import TEST_SETTINGS, ServerProcess
+from tests.support.server import ServerProcess, serve_command
 from tests.support.waiting import wait_until
 
 FINISHED = ("Completed", "Failed", "Stopped")
@@ -129,17 +129,7 @@ def test_the_largest_valid_hyperparameters_run_to_completed(
 def test_a_second_server_on_the_same_data_dir_is_refused(server: ServerProcess) -> None:
     socket_before = (server.data_dir / "notify.sock").stat().st_ino
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trainplane.cli.main",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(server.data_dir),
-            *TEST_SETTINGS,
-        ],
+        serve_command(server.data_dir),
         capture_output=True,
         text=True,
         timeout=60,
@@ -204,19 +194,7 @@ def server_with_jobs(tmp_path: Path, job_request: Any) -> Iterator[ServerProcess
 
 
 def _restart_refused(data_dir: Path, *words: str) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "trainplane.cli.main",
-        "serve",
-        "--port",
-        "0",
-        "--data-dir",
-        str(data_dir),
-    ]
-    result = subprocess.run(
-        command + list(TEST_SETTINGS), capture_output=True, text=True, timeout=60, check=False
-    )
+    result = subprocess.run(serve_command(data_dir), capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "listening" not in result.stdout
     error = [line for line in result.stderr.splitlines() if line.startswith("error:")]

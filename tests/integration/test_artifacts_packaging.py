@@ -187,7 +187,7 @@ def test_a_failed_write_leaves_no_file_at_the_final_name(
 ) -> None:
     (layout.model_dir / "model.npz").write_bytes(b"x")
 
-    def broken_add(archive: tarfile.TarFile, entry: object) -> None:
+    def broken_add(archive: tarfile.TarFile, source_fd: int, entry: object) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(packaging, "_add", broken_add)
@@ -201,3 +201,64 @@ def test_a_remote_output_location_is_invalid_with_its_field(layout: JobLayout, t
     with pytest.raises(errors.Invalid) as caught:
         _package(layout, tmp_path, output_uri="s3://bucket/out")
     assert caught.value.field == "output_location"
+
+
+def test_a_link_made_where_the_job_output_goes_is_refused_not_followed(
+    layout: JobLayout, tmp_path: Path
+) -> None:
+    """N1 of issue 6: the job links <output>/<name> elsewhere; a root supervisor must not write there."""
+    (layout.model_dir / "model.npz").write_bytes(b"x")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "digits").symlink_to(elsewhere)
+    with pytest.raises(OSError, match=r"out/digits is a symlink"):
+        _package(layout, tmp_path)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_link_made_on_the_pinned_output_root_is_refused(layout: JobLayout, tmp_path: Path) -> None:
+    """The output location did not exist at launch; the job makes it a link to a directory of its choice."""
+    (layout.model_dir / "model.npz").write_bytes(b"x")
+    pinned = Path(os.path.realpath(tmp_path)) / "out"  # what the launcher records before the job runs
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").symlink_to(elsewhere)
+    with pytest.raises(OSError, match="is a symlink"):
+        _package(layout, tmp_path, pinned_output_root=pinned)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_the_operators_own_link_resolved_at_launch_is_honoured(layout: JobLayout, tmp_path: Path) -> None:
+    (layout.model_dir / "model.npz").write_bytes(b"x")
+    real = tmp_path / "real-out"
+    real.mkdir()
+    (tmp_path / "out").symlink_to(real)  # made by the operator before the job: pinned resolves through it
+    packaged = _package(layout, tmp_path, pinned_output_root=Path(os.path.realpath(tmp_path / "out")))
+    assert Path(to_local_path("output", packaged.model_uri)).is_file()
+    assert (real / "digits" / "output" / "model.tar.gz").is_file()
+
+
+def test_a_model_subdirectory_swapped_for_a_link_after_collecting_is_not_read(
+    layout: JobLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between listing and reading, a directory becomes a link to secrets: the read is refused."""
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "weights.bin").write_bytes(b"root-only secret")
+    (layout.model_dir / "sub").mkdir()
+    (layout.model_dir / "sub" / "weights.bin").write_bytes(b"model")
+    collect = packaging._collect
+
+    def collect_then_swap(root: Path) -> packaging._Tree:
+        tree = collect(root)
+        if root == layout.model_dir:
+            (root / "sub" / "weights.bin").unlink()
+            (root / "sub").rmdir()
+            (root / "sub").symlink_to(secrets_dir)
+        return tree
+
+    monkeypatch.setattr(packaging, "_collect", collect_then_swap)
+    with pytest.raises(OSError):
+        _package(layout, tmp_path)
+    assert not (tmp_path / "out" / "digits" / "output" / "model.tar.gz").exists()

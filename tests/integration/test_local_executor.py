@@ -71,6 +71,25 @@ def test_output_failure_file_wins_as_the_failure_reason(executor: LocalExecutor,
     assert observation.outcome.failure == Failure(FailureKind.ALGORITHM, "CUDA out of memory at step 7")
 
 
+def test_a_job_that_links_its_output_dir_elsewhere_fails_and_nothing_is_written_there(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """Issue 6: the job points <output>/<name> at another directory; the supervisor must not follow."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = (
+        f'echo w > "$SM_MODEL_DIR/m.txt"; mkdir -p "$TEST_DIR/output"; '
+        f'ln -s {elsewhere} "$TEST_DIR/output/$TRAINING_JOB_NAME"'
+    )
+    job = local_jobs.make_job(tmp_path, script)
+    observation = local_jobs.wait_finished(executor, executor.launch(job), 20)
+    failure = observation.outcome.failure
+    assert failure is not None and failure.kind is FailureKind.USER
+    assert f"output/{job.name} is a symlink" in failure.message
+    assert observation.outcome.model_uri is None
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_killed_by_a_signal_says_so(executor: LocalExecutor, tmp_path: Path) -> None:
     handle = executor.launch(local_jobs.make_job(tmp_path, "kill -SEGV $$"))
     observation = local_jobs.wait_finished(executor, handle, 20)

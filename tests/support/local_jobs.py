@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.support.waiting import wait_until
+from tests.support.waiting import WaitTimeout, wait_until
 from trainplane.domain.job import ExecutorHandle, Job, JobSpec, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
 from trainplane.service.ports import Executor, Observation, Phase
@@ -133,10 +133,32 @@ def kill_leftovers(runs_dir: Path) -> None:
             if _start_ticks(record["pid"]) == record["start_ticks"]:
                 _kill(record["pid"])
         # PID 1 reaps orphaned zombies lazily (~1.6 s here) and a zombie still holds the cgroup.
-        wait_until(functools.partial(_remove_cgroup, directory.name), 10, message="cgroup removed")
+        try:
+            wait_until(functools.partial(_remove_cgroup, directory.name), 10, message="cgroup removed")
+        except WaitTimeout as exc:
+            raise WaitTimeout(f"{exc}; left in it: {_cgroup_members(directory.name)}") from None
+
+
+def _cgroup_members(job_id: str) -> list[str]:
+    """Each process still in a job's cgroup, with its state and parent, to say why it is not empty."""
+    members = []
+    for leaf in sorted((CGROUP_PARENT / job_id).rglob("cgroup.procs")):
+        for pid in leaf.read_text().split():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                members.append(f"{pid} state={fields[0]} ppid={fields[1]} in {leaf.parent.name}")
+            except (FileNotFoundError, IndexError):
+                members.append(f"{pid} (gone)")
+    return members
 
 
 def _remove_cgroup(job_id: str) -> bool:
+    # cgroup.kill first: a job process forked just before its supervisor was killed carries the
+    # marker only after its exec, so the marker scan above can miss it; the cgroup never does.
+    try:
+        (CGROUP_PARENT / job_id / "cgroup.kill").write_text("1")
+    except OSError:
+        pass  # gone already, or a kernel without cgroup.kill: the rmdir below says which
     try:
         (CGROUP_PARENT / job_id).rmdir()
     except FileNotFoundError:

@@ -17,6 +17,22 @@ START_TIMEOUT_SECONDS = 30.0
 TEST_SETTINGS = ("--allowed-roots", tempfile.gettempdir(), "--allow-root-jobs")
 
 
+def serve_command(data_dir: Path, *extra_args: str) -> list[str]:
+    """The command line of a test server on port 0 in `data_dir`, with the test settings."""
+    return [
+        sys.executable,
+        "-m",
+        "trainplane.cli.main",
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        *TEST_SETTINGS,
+        *extra_args,
+    ]
+
+
 class ServerProcess:
     """`python -m trainplane.cli.main serve` on port 0 in its own data dir."""
 
@@ -29,18 +45,7 @@ class ServerProcess:
         self.output: list[str] = []
 
     def start(self) -> str:
-        command = [
-            sys.executable,
-            "-m",
-            "trainplane.cli.main",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(self.data_dir),
-            *TEST_SETTINGS,
-            *self.extra_args,
-        ]
+        command = serve_command(self.data_dir, *self.extra_args)
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

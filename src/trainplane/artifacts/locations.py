@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from trainplane.domain import errors
+from trainplane.domain import errors, fields
 
 _S3_REASON = "s3:// URIs are not supported yet: use a file:// URI or an absolute path"
 _FORMS = "use a file:// URI (file:///abs/path) or an absolute path"
@@ -94,6 +94,18 @@ class LocationPolicy:
                 field, f"{path} is outside the allowed roots ({roots}; setting TRAINPLANE_ALLOWED_ROOTS)"
             )
         return path
+
+
+def pinned_output_root(uri: str) -> str | None:
+    """The real path of an output location, taken at launch (before the job runs) for packaging.
+
+    Packaging later walks this real path following no link (artifacts.beneath), so a link the job
+    makes on the way to its output is refused there. None when `uri` is not a local location.
+    """
+    try:
+        return str(_resolved(to_local_path(fields.OUTPUT_LOCATION, uri)))
+    except errors.Invalid:
+        return None
 
 
 def _resolved(path: Path) -> Path:

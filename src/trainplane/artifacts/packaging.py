@@ -6,6 +6,9 @@ that resolves to a regular file inside the model dir is stored as that file's co
 (escaping, dangling, or to a directory, which could loop) is left out and listed under `skipped`.
 Sockets, FIFOs and devices are left out the same way. The archive therefore only ever holds plain
 relative paths and extracts safely with `tar -xzf` or tarfile's "data" filter.
+
+Every read and write goes through `beneath`: no symlink the job left is followed on the way to a file
+we read or a directory we write (the supervisor may be root while the job ran as another user).
 """
 
 from __future__ import annotations
@@ -16,14 +19,12 @@ import json
 import os
 import stat
 import tarfile
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from trainplane.artifacts import beneath
 from trainplane.artifacts.layout import JobLayout
 from trainplane.artifacts.locations import to_local_path, to_uri
 from trainplane.domain import fields
@@ -40,12 +41,15 @@ COMPRESS_LEVEL = 6  # level 9 costs about twice the time for a few per cent on m
 @dataclass(frozen=True)
 class _Entry:
     name: str  # the member name: a relative POSIX path
-    source: Path  # what to read (the symlink's target for a followed link)
+    source: str  # what to read, relative to the root (the target's path for a followed link)
     is_dir: bool
+    size_bytes: int = 0
+    mtime: float = 0.0
 
 
 @dataclass(frozen=True)
 class _Tree:
+    root: Path
     entries: tuple[_Entry, ...]
     skipped: tuple[dict[str, str], ...]
 
@@ -59,13 +63,16 @@ def package_model(
     stopped_at: datetime | None,
     has_complete_checkpoint: bool,
     now: datetime,
+    pinned_output_root: Path | None = None,
 ) -> PackagedModel:
     """Write model.tar.gz (and output.tar.gz when output/data has files) plus manifest.json.
 
-    manifest.json is written last, so its presence says the packaging finished.
+    manifest.json is written last, so its presence says the packaging finished. `pinned_output_root`:
+    the real path the output location had at launch; a link made on it since is refused (beneath.open_root).
 
     Raises:
         errors.Invalid: `output_uri` is not a local location.
+        OSError: a link or file where a directory is written (ENOTDIR), or writing failed.
     """
     if reason not in REASONS:
         raise ValueError(f"unknown packaging reason {reason!r}")
@@ -74,9 +81,32 @@ def package_model(
     check_aware(now)
     if stopped_at is not None:
         check_aware(stopped_at)
-    destination = to_local_path(OUTPUT_FIELD, output_uri) / job_name / "output"
-    destination.mkdir(parents=True, exist_ok=True)
-    output_path = _package_output_data(layout, destination)
+    output_root = to_local_path(OUTPUT_FIELD, output_uri)
+    destination = output_root / job_name / "output"
+    root_fd = beneath.open_root(output_root, pinned_output_root)
+    try:
+        destination_fd = beneath.make_directories(root_fd, output_root, f"{job_name}/output")
+    finally:
+        os.close(root_fd)
+    try:
+        return _package_into(
+            destination_fd, destination, layout, job_name, reason, stopped_at, has_complete_checkpoint, now
+        )
+    finally:
+        os.close(destination_fd)
+
+
+def _package_into(
+    destination_fd: int,
+    destination: Path,
+    layout: JobLayout,
+    job_name: str,
+    reason: str,
+    stopped_at: datetime | None,
+    has_complete_checkpoint: bool,
+    now: datetime,
+) -> PackagedModel:
+    output_path = _package_output_data(layout, destination_fd, destination)
     tree = _collect(layout.model_dir)
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -88,10 +118,13 @@ def package_model(
         **_contents(tree),
     }
     model_path = destination / "model.tar.gz"
-    digest, size_bytes = _write_archive(model_path, tree, _json_bytes(manifest), now.timestamp())
+    digest, size_bytes = _write_archive(
+        destination_fd, model_path.name, tree, _json_bytes(manifest), now.timestamp()
+    )
     archive = {"path": model_path.name, "sha256": digest, "size_bytes": size_bytes}
     sidecar = {**manifest, "archive": archive}
-    _write_atomically(destination / "manifest.json", _json_bytes(sidecar))
+    with beneath.replacing_file(destination_fd, "manifest.json") as sink:
+        sink.write(_json_bytes(sidecar))
     return PackagedModel(
         model_uri=to_uri(model_path),
         output_uri=None if output_path is None else to_uri(output_path),
@@ -99,20 +132,18 @@ def package_model(
     )
 
 
-def _package_output_data(layout: JobLayout, destination: Path) -> Path | None:
+def _package_output_data(layout: JobLayout, destination_fd: int, destination: Path) -> Path | None:
     tree = _collect(layout.output_data_dir)
     if not any(not entry.is_dir for entry in tree.entries):
         return None
     path = destination / "output.tar.gz"
-    _write_archive(path, tree, manifest=None, manifest_mtime=0.0)
+    _write_archive(destination_fd, path.name, tree, manifest=None, manifest_mtime=0.0)
     return path
 
 
 def _contents(tree: _Tree) -> dict[str, Any]:
     files = [
-        {"path": entry.name, "size_bytes": entry.source.stat().st_size}
-        for entry in tree.entries
-        if not entry.is_dir
+        {"path": entry.name, "size_bytes": entry.size_bytes} for entry in tree.entries if not entry.is_dir
     ]
     return {"files": files, "skipped": list(tree.skipped)}
 
@@ -122,7 +153,7 @@ def _collect(root: Path) -> _Tree:
     entries: list[_Entry] = []
     skipped: list[dict[str, str]] = []
     if not root.is_dir():
-        return _Tree((), ())
+        return _Tree(root, (), ())
     real_root = root.resolve()
     for directory, dir_names, file_names in os.walk(root, followlinks=False):
         dir_names.sort()
@@ -135,55 +166,67 @@ def _collect(root: Path) -> _Tree:
             else:
                 skipped.append({"path": relative, "reason": why_not})
     entries.sort(key=lambda entry: entry.name)
-    return _Tree(tuple(entries), tuple(skipped))
+    return _Tree(root, tuple(entries), tuple(skipped))
 
 
 def _classify(path: Path, relative: str, real_root: Path) -> tuple[_Entry | None, str]:
     if relative == MANIFEST_MEMBER:
         return None, "the name is reserved for trainplane's manifest"
-    mode = path.lstat().st_mode
-    if stat.S_ISDIR(mode):
-        return _Entry(relative, path, is_dir=True), ""
-    if stat.S_ISREG(mode):
-        return _Entry(relative, path, is_dir=False), ""
-    if not stat.S_ISLNK(mode):
+    status = path.lstat()
+    if stat.S_ISDIR(status.st_mode):
+        return _Entry(relative, relative, is_dir=True, mtime=status.st_mtime), ""
+    if stat.S_ISREG(status.st_mode):
+        return _Entry(relative, relative, is_dir=False, size_bytes=status.st_size), ""
+    if not stat.S_ISLNK(status.st_mode):
         return None, "not a regular file, directory or symlink"
     target = path.resolve()
     if not target.is_relative_to(real_root):
         return None, "symlink points outside the model directory"
     if not target.is_file():
         return None, "symlink does not point to a regular file"
-    return _Entry(relative, target, is_dir=False), ""
+    source = target.relative_to(real_root).as_posix()
+    return _Entry(relative, source, is_dir=False, size_bytes=target.stat().st_size), ""
 
 
-def _write_archive(path: Path, tree: _Tree, manifest: bytes | None, manifest_mtime: float) -> tuple[str, int]:
+def _write_archive(
+    dir_fd: int, name: str, tree: _Tree, manifest: bytes | None, manifest_mtime: float
+) -> tuple[str, int]:
     """Write the gzipped tar atomically; return its sha256 and size.
 
     Its directory is not fsynced here: manifest.json is always written last into the same directory,
     and that fsync makes every rename in it durable (one fsync fewer on a stop's critical path).
     """
-    with _atomic_file(path, is_dir_synced=False) as raw:
-        hashing = _HashingWriter(raw)
-        with tarfile.open(
-            fileobj=hashing, mode="w:gz", compresslevel=COMPRESS_LEVEL, format=tarfile.PAX_FORMAT
-        ) as archive:
-            for entry in tree.entries:
-                _add(archive, entry)
-            if manifest is not None:
-                info = _member_info(
-                    MANIFEST_MEMBER, mode=0o644, size_bytes=len(manifest), mtime=manifest_mtime
-                )
-                archive.addfile(info, io.BytesIO(manifest))
+    # No entries (a job stopped before it ran may have no model dir at all): nothing to read from.
+    source_fd = os.open(tree.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if tree.entries else -1
+    try:
+        with beneath.replacing_file(dir_fd, name, is_dir_synced=False) as raw:
+            hashing = _HashingWriter(raw)
+            _write_members(hashing, source_fd, tree, manifest, manifest_mtime)
+    finally:
+        if source_fd >= 0:
+            os.close(source_fd)
     return hashing.digest.hexdigest(), hashing.size_bytes
 
 
-def _add(archive: tarfile.TarFile, entry: _Entry) -> None:
+def _write_members(
+    sink: _HashingWriter, source_fd: int, tree: _Tree, manifest: bytes | None, manifest_mtime: float
+) -> None:
+    with tarfile.open(
+        fileobj=sink, mode="w:gz", compresslevel=COMPRESS_LEVEL, format=tarfile.PAX_FORMAT
+    ) as archive:
+        for entry in tree.entries:
+            _add(archive, source_fd, entry)
+        if manifest is not None:
+            info = _member_info(MANIFEST_MEMBER, mode=0o644, size_bytes=len(manifest), mtime=manifest_mtime)
+            archive.addfile(info, io.BytesIO(manifest))
+
+
+def _add(archive: tarfile.TarFile, source_fd: int, entry: _Entry) -> None:
     if entry.is_dir:
-        mtime = entry.source.lstat().st_mtime
-        archive.addfile(_member_info(entry.name, mode=0o755, mtime=mtime, is_dir=True))
+        archive.addfile(_member_info(entry.name, mode=0o755, mtime=entry.mtime, is_dir=True))
         return
-    # O_NOFOLLOW on the final path: a file swapped for a link after _collect is refused, not followed.
-    fd = os.open(entry.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    # Reached through no link at all: a directory swapped for a link after _collect is refused.
+    fd = beneath.open_file(source_fd, entry.source)
     with os.fdopen(fd, "rb") as source:
         status = os.fstat(source.fileno())
         info = _member_info(
@@ -227,38 +270,6 @@ class _HashingWriter(io.RawIOBase):
         self.digest.update(view)
         self.size_bytes += view.nbytes
         return view.nbytes
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    with _atomic_file(path) as sink:
-        sink.write(content)
-
-
-@contextmanager
-def _atomic_file(path: Path, *, is_dir_synced: bool = True) -> Iterator[BinaryIO]:
-    """A temp file in `path`'s directory that replaces `path` only once complete and on disk."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as sink:
-            yield sink
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes 0600; the artifact is meant to be read by others
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    if is_dir_synced:
-        _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable: without it a crash can leave the old name or none.
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _json_bytes(document: dict[str, Any]) -> bytes:

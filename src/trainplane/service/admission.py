@@ -6,6 +6,7 @@ Every check names a neutral field (`domain.fields`); the dialect that received t
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,12 +57,13 @@ class AdmissionSettings:
     default_executor: str
 
 
+_DECIMAL_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
+
+
 def parse_grace_tag(value: str) -> float:
     """Raises: errors.Invalid when the tag is not a number of seconds in [0, 28 days]."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
+    # Plain decimals only: float() would also take "1_0" (10), " 5", "1e2" and "inf".
+    seconds = float(value) if _DECIMAL_SECONDS.fullmatch(value) else math.nan
     if not (0 <= seconds <= MAX_GRACE_SECONDS):
         raise errors.Invalid(
             fields.TAGS, f"tag {GRACE_TAG} must be a number of seconds from 0 to {MAX_GRACE_SECONDS}"

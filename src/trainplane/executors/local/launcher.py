@@ -23,6 +23,7 @@ from typing import Any
 
 from trainplane.artifacts.environment import job_environment
 from trainplane.artifacts.layout import JobLayout
+from trainplane.artifacts.locations import pinned_output_root
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.local import notify
@@ -221,6 +222,7 @@ class LocalExecutor:
                 "environment": environment,
                 "notify_socket_path": None if self._notify_path is None else str(self._notify_path),
                 "run_as": self._run_as,
+                "output_root_real": pinned_output_root(job.spec.output_uri),
             },
             # Not fsynced (it is on the create path): a power loss that could lose it also ends the
             # supervisor reading it, and the job is then reported lost from its store record.

@@ -13,6 +13,7 @@ import os
 import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from trainplane.domain.job import Failure, FailureKind, JobSpec, Metric, Outcome
 from trainplane.executors.supervisor import run_dir
@@ -80,8 +81,12 @@ def package(
     reason: str,
     stopped_at: datetime | None,
     has_complete_checkpoint: bool,
+    pinned_output_root: str | None = None,
 ) -> Outcome | Failure:
-    """Package the model dir: the model fields of the outcome, or why it could not be written."""
+    """Package the model dir: the model fields of the outcome, or why it could not be written.
+
+    `pinned_output_root`: the output location's real path at launch (launch.json), or None.
+    """
     from trainplane.artifacts.layout import JobLayout
     from trainplane.artifacts.packaging import package_model
 
@@ -94,6 +99,7 @@ def package(
             stopped_at=stopped_at,
             has_complete_checkpoint=has_complete_checkpoint,
             now=datetime.now(UTC),
+            pinned_output_root=None if pinned_output_root is None else Path(pinned_output_root),
         )
     except OSError as exc:
         _log.exception("event=packaging_failed job=%s", job_name)

@@ -46,6 +46,7 @@ class Supervisor:
         self._job_id: str = launch["job_id"]
         self._job_name: str = launch["job_name"]
         self._spec = documents.spec_from_dict(launch["spec"])
+        self._pinned_output_root: str | None = launch.get("output_root_real")
         self._writer = reports.ReportWriter(directory, launch.get("notify_socket_path"))
         self._report = reports.Report(self._job_id, Observation(Phase.PENDING))
         self._received: set[int] = set()
@@ -188,6 +189,7 @@ class Supervisor:
             reason=outcome.package_reason(stop_reason, exit_code),
             stopped_at=exited_at if stop_reason else None,
             has_complete_checkpoint=state.has_complete_checkpoint,
+            pinned_output_root=self._pinned_output_root,
         )
         if isinstance(packaged, Failure):
             self._report = self._report.with_outcome(
