@@ -24,6 +24,7 @@ from typing import Any
 
 from trainplane.artifacts.environment import job_environment
 from trainplane.artifacts.layout import JobLayout
+from trainplane.artifacts.locations import pinned_output_root
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.slurm import batch, commands, takeover
@@ -130,6 +131,7 @@ class SlurmExecutor:
             # A datagram hint reaches the control plane when the node is this host; else the watch poll.
             "notify_socket_path": None if self._notify_path is None else str(self._notify_path),
             "run_as": self._run_as,
+            "output_root_real": pinned_output_root(job.spec.output_uri),  # packaging follows no link
         }
         # Not fsynced (the create path): a power loss that could lose it is seen as a lost job.
         status_file.write_atomic(directory.launch_file, doc, is_durable=False)

@@ -119,6 +119,7 @@ def _packaged(
         reason=outcome.package_reason(stop_reason, None if stop is None else 0),
         stopped_at=None if stop is None else stop.requested_at,
         has_complete_checkpoint=final.observation.outcome.has_complete_checkpoint,
+        pinned_output_root=launch.get("output_root_real"),
     )
     if isinstance(packaged, Failure):
         earlier = final.observation.outcome.failure
