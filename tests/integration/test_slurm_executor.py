@@ -6,6 +6,9 @@ still waits in Slurm's queue, an admin's scancel, and a control plane restarted 
 
 from __future__ import annotations
 
+import shlex
+import sys
+import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,11 +23,23 @@ from trainplane.executors.slurm.executor import SlurmExecutor
 from trainplane.service import observing
 from trainplane.service.ports import Phase
 
-# bash runs a trap only once its foreground command returns: wait on a background sleep instead.
-SAVE_ON_TERM = (
-    'trap \'echo $(date +%s.%N) >> "$TEST_DIR/sigterms"; '
-    'echo saved > "$SM_MODEL_DIR/model.txt"; exit 0\' TERM; '
-    'touch "$TEST_DIR/ready"; sleep 1000 & wait'
+# Python, not a bash trap: Slurm sends SIGCONT before SIGTERM, and bash's `wait` may return on a
+# child's SIGCONT and end the script before the SIGTERM arrives (seen in 2 of 6 admin scancels).
+SAVE_ON_TERM = f"exec {shlex.quote(sys.executable)} -c " + shlex.quote(
+    textwrap.dedent(
+        """
+        import os, pathlib, signal, sys, time
+        def on_term(signum, frame):
+            pathlib.Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("saved\\n")
+            with open(os.path.join(os.environ["TEST_DIR"], "sigterms"), "a") as log:
+                log.write(f"{time.time()}\\n")
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, on_term)
+        pathlib.Path(os.environ["TEST_DIR"], "ready").touch()
+        while True:
+            signal.pause()
+        """
+    )
 )
 IGNORE_TERM = (
     'trap "" TERM; ( setsid sleep 1000 & ); bash -c "sleep 1001; true" & touch "$TEST_DIR/ready"; wait'
