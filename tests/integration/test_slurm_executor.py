@@ -181,3 +181,23 @@ def test_a_restarted_control_plane_reattaches_by_slurm_job_id_mid_stop(
 def _node_cpus() -> int:
     out = commands.run(["sinfo", "--noheader", "--Node", "--format=%c"])
     return int(out.split()[0])
+
+
+def test_a_crash_between_sbatch_and_its_record_never_submits_twice(
+    executor: SlurmExecutor, tmp_path: Path
+) -> None:
+    job = local_jobs.make_job(tmp_path, 'touch "$TEST_DIR/ready"; sleep 1000')
+    run_dir = tmp_path / "runs" / job.id
+    run_dir.mkdir(parents=True)
+    # What a control plane left when it died right after sbatch returned: the job runs, unrecorded.
+    (run_dir / "slurm.json").write_text('{"submitting": true}')
+    executor.launch(job)  # writes launch.json and submits once...
+    (run_dir / "slurm.json").write_text('{"submitting": true}')  # ...and crashes before recording it
+    restarted = SlurmExecutor(tmp_path / "runs")
+    try:
+        handle = restarted.launch(job)
+    finally:
+        restarted.close()
+    named = commands.run(["squeue", "--noheader", f"--name=tp-{job.id}", "--format=%i"]).split()
+    assert named == [handle.ref["slurm_job_id"]]
+    wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")

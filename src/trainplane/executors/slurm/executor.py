@@ -235,6 +235,12 @@ class SlurmExecutor:
             verdict = takeover.decide(slurm_job_id, ended, last, stop, datetime.now(UTC))
             if isinstance(verdict, takeover.Lost):
                 assert last is not None  # decide() says Lost only for a job that started
+                _log.warning(
+                    "event=slurm_supervisor_lost job=%s slurm_job_id=%s slurm_state=%s",
+                    last.job_id,
+                    slurm_job_id,
+                    "purged" if ended is None else ended.describe(),
+                )
                 return dataclasses.replace(last.observation, phase=Phase.LOST)
             return takeover.finish(directory, verdict, last)
 
