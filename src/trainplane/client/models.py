@@ -62,7 +62,7 @@ class TrainingJob:
     training_started_at: datetime | None
     training_ended_at: datetime | None
     failure_reason: str | None
-    model_artifacts: str | None  # ModelArtifacts.S3ModelArtifacts
+    model_artifacts: str | None  # ModelArtifacts.S3ModelArtifacts, once the archive is there
     transitions: tuple[StatusTransition, ...]
     final_metrics: tuple[MetricValue, ...]
     raw: Mapping[str, Any]
@@ -74,6 +74,9 @@ class TrainingJob:
     @classmethod
     def from_wire(cls, body: Mapping[str, Any]) -> TrainingJob:
         artifacts = body.get("ModelArtifacts") or {}
+        # ModelArtifacts names where the model will be from the first Describe; whether it is there yet
+        # is trainplane's ModelPackaged (an older server sent ModelArtifacts only once it was).
+        is_packaged = (body.get("TrainplaneDetails") or {}).get("ModelPackaged", True)
         return cls(
             name=str(body["TrainingJobName"]),
             arn=str(body["TrainingJobArn"]),
@@ -84,7 +87,7 @@ class TrainingJob:
             training_started_at=_optional_time(body, "TrainingStartTime"),
             training_ended_at=_optional_time(body, "TrainingEndTime"),
             failure_reason=body.get("FailureReason"),
-            model_artifacts=artifacts.get("S3ModelArtifacts") or None,
+            model_artifacts=(artifacts.get("S3ModelArtifacts") or None) if is_packaged else None,
             transitions=tuple(
                 StatusTransition.from_wire(entry) for entry in body.get("SecondaryStatusTransitions", ())
             ),

@@ -111,11 +111,41 @@ def failure_reason(failure: Failure) -> str:
     return f"{FAILURE_PREFIXES[failure.kind]}: {failure.message}"[:FAILURE_REASON_CHARS]
 
 
+# Members SageMaker returns with empty values when the request left them out; the SageMaker SDK
+# indexes them without .get() (Estimator.attach: OutputDataConfig.KmsKeyId; training_job_analytics:
+# AlgorithmSpecification.MetricDefinitions).
+_OUTPUT_DEFAULTS: Mapping[str, Any] = {"KmsKeyId": ""}
+_ALGORITHM_DEFAULTS: Mapping[str, Any] = {"MetricDefinitions": [], "EnableSageMakerMetricsTimeSeries": False}
+_FLAG_DEFAULTS: Mapping[str, bool] = {
+    "EnableNetworkIsolation": False,
+    "EnableInterContainerTrafficEncryption": False,
+    "EnableManagedSpotTraining": False,
+}
+
+
+def _echoed_with_defaults(request: Mapping[str, Any]) -> dict[str, Any]:
+    echoed = {**_FLAG_DEFAULTS, **_echoed(request)}
+    if "OutputDataConfig" in echoed:
+        echoed["OutputDataConfig"] = {**_OUTPUT_DEFAULTS, **echoed["OutputDataConfig"]}
+    if "AlgorithmSpecification" in echoed:
+        echoed["AlgorithmSpecification"] = {**_ALGORITHM_DEFAULTS, **echoed["AlgorithmSpecification"]}
+    return echoed
+
+
+def model_location(output_path: str, job_name: str) -> str:
+    """Where the job's model.tar.gz is (or will be): <S3OutputPath>/<name>/output/model.tar.gz.
+
+    Spelled from the request's own S3OutputPath, so it is the same string from the first Describe to
+    the last (botocore marks ModelArtifacts required; the SDK reads it while the job runs).
+    """
+    return f"{output_path.rstrip('/')}/{job_name}/output/model.tar.gz"
+
+
 def describe_training_job(job: Job, now: datetime) -> dict[str, Any]:
     outcome = job.outcome
     runtime_seconds = max(1, round(job.runtime_seconds(now))) if job.started_at else None
     doc: dict[str, Any] = {
-        **_echoed(job.request),
+        **_echoed_with_defaults(job.request),
         "TrainingJobName": job.name,
         "TrainingJobArn": job.arn,
         "TrainingJobStatus": job.primary.value,
@@ -139,7 +169,7 @@ def describe_training_job(job: Job, now: datetime) -> dict[str, Any]:
             )
             for t in job.history
         ],
-        "ModelArtifacts": {"S3ModelArtifacts": outcome.model_uri} if outcome and outcome.model_uri else None,
+        "ModelArtifacts": {"S3ModelArtifacts": model_location(job.spec.output_uri, job.name)},
         "FailureReason": failure_reason(outcome.failure) if outcome and outcome.failure else None,
         "FinalMetricDataList": [
             {"MetricName": m.name, "Value": m.value, "Timestamp": _epoch(m.at)} for m in outcome.metrics
@@ -162,6 +192,8 @@ def _details(job: Job) -> dict[str, Any]:
             "KillDeadline": _epoch(stop.deadline_at) if stop else None,
             "StopGraceSeconds": stop.grace_seconds if stop else job.spec.grace_seconds,
             "ExitCode": outcome.exit_code if outcome else None,
+            # ModelArtifacts names the location from the start; this says whether the archive is there.
+            "ModelPackaged": bool(outcome and outcome.model_uri),
             "ModelFromStop": bool(stop and outcome and outcome.model_uri),
             "CompleteCheckpoint": outcome.has_complete_checkpoint if outcome else None,
             "Signals": _without_none(
