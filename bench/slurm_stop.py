@@ -42,6 +42,8 @@ while True:
 IGNORE_TERM = "trap '' TERM; sleep 1000 & wait; sleep 1000"
 POLL_SECONDS = 0.01
 GRACE_SECONDS = 2.0
+# What trainplane asks Slurm for an ml.m5.large (the jobs' instance type): the same for the bare jobs.
+BARE_RESOURCES = ("--cpus-per-task=2", "--mem=8192M")
 SLURM_TAG = [{"Key": "trainplane:executor", "Value": "slurm"}]
 
 
@@ -70,7 +72,13 @@ def bare_trial(script: Path, work: Path, index: int) -> dict[str, float]:
     env = {**os.environ, "BENCH_MARK_DIR": str(marks)}
     submitted = time.time()
     job_id = subprocess.run(
-        ["sbatch", "--parsable", "--output=/dev/null", f"--wrap=exec {harness.PYTHON} {script}"],
+        [
+            "sbatch",
+            "--parsable",
+            "--output=/dev/null",
+            *BARE_RESOURCES,
+            f"--wrap=exec {harness.PYTHON} {script}",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -17,6 +17,7 @@ import pytest
 
 from tests.support import local_jobs, slurm
 from tests.support.waiting import wait_until
+from trainplane.domain import errors, instance_types
 from trainplane.domain.status import Secondary, StopReason
 from trainplane.executors.slurm import commands
 from trainplane.executors.slurm.executor import SlurmExecutor
@@ -201,3 +202,18 @@ def test_a_crash_between_sbatch_and_its_record_never_submits_twice(
     named = commands.run(["squeue", "--noheader", f"--name=tp-{job.id}", "--format=%i"]).split()
     assert named == [handle.ref["slurm_job_id"]]
     wait_until(lambda: (tmp_path / "ready").exists(), 30, message="job ready")
+
+
+def test_an_instance_type_larger_than_any_node_is_refused_at_launch(
+    executor: SlurmExecutor, tmp_path: Path
+) -> None:
+    cpus = _node_cpus()
+    too_big = next(
+        name
+        for name, resources in sorted(instance_types.PUBLISHED.items(), key=lambda item: item[1].vcpus)
+        if resources.vcpus > cpus and not resources.gpus
+    )
+    job = local_jobs.make_job(tmp_path, 'touch "$TEST_DIR/ran"', instance_type=too_big)
+    with pytest.raises(errors.Invalid, match="Slurm refused to submit the job"):
+        executor.launch(job)
+    assert not (tmp_path / "ran").exists()

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import local_jobs
 from trainplane import config, server
-from trainplane.domain import errors
+from trainplane.domain import errors, instance_types
 from trainplane.executors.slurm import batch
 
 
@@ -27,11 +27,24 @@ def test_sbatch_is_asked_for_one_node_the_partition_account_options_and_a_backup
     arguments = batch.sbatch_arguments(job, tmp_path / "run", settings)
     assert f"--job-name=tp-{job.id}" in arguments and "--nodes=1" in arguments
     assert "--partition=gpu" in arguments and "--account=ml" in arguments
+    assert "--cpus-per-task=2" in arguments and "--mem=8192M" in arguments  # ml.m5.large
     assert "--time=12" in arguments  # 600 s + 30 s grace + 60 s margin, in whole minutes
     assert arguments.index("--qos=high") > arguments.index("--partition=gpu")  # the operator's win
     assert arguments[-1] == (
         f"--wrap=exec /opt/tp/python -m trainplane.executors.supervisor.supervisor {tmp_path / 'run'}"
     )
+
+
+def test_the_instance_type_asks_slurm_for_its_cpus_memory_and_gpus() -> None:
+    settings = batch.SlurmSettings()
+    assert batch.resource_arguments("ml.g5.xlarge", settings) == [
+        "--cpus-per-task=4",
+        "--mem=16384M",
+        "--gres=gpu:1",
+    ]
+    assert batch.resource_arguments("ml.unknown.large", settings) == []  # not guessed: Slurm's defaults
+    own = batch.SlurmSettings(own_instance_types={"ml.m5.large": instance_types.InstanceResources(1, 512)})
+    assert batch.resource_arguments("ml.m5.large", own) == ["--cpus-per-task=1", "--mem=512M"]
 
 
 def test_several_instances_are_refused_clearly(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainplane.domain import errors, fields
+from trainplane.domain import errors, fields, instance_types
 from trainplane.domain.job import Job
 
 SUPERVISOR_MODULE = "trainplane.executors.supervisor.supervisor"
@@ -29,6 +29,21 @@ class SlurmSettings:
     account: str = ""
     sbatch_options: Sequence[str] = ()  # extra sbatch options, each one argument (e.g. "--qos=high")
     python_executable: str = field(default=sys.executable)  # must exist at this path on the nodes
+    own_instance_types: Mapping[str, instance_types.InstanceResources] = field(default_factory=dict)
+
+
+def resource_arguments(instance_type: str, settings: SlurmSettings) -> list[str]:
+    """CPUs, memory and GPUs of the instance type, from the one instance-type table.
+
+    An unknown type asks for nothing (Slurm's defaults): its figures are not guessed.
+    """
+    resources = instance_types.resources_of(instance_type, settings.own_instance_types)
+    if resources is None:
+        return []
+    arguments = [f"--cpus-per-task={resources.vcpus}", f"--mem={resources.memory_mib}M"]
+    if resources.gpus:
+        arguments.append(f"--gres=gpu:{resources.gpus}")
+    return arguments
 
 
 def slurm_job_name(job_id: str) -> str:
@@ -69,6 +84,7 @@ def sbatch_arguments(job: Job, run_dir: Path, settings: SlurmSettings) -> list[s
         arguments.append(f"--partition={settings.partition}")
     if settings.account:
         arguments.append(f"--account={settings.account}")
+    arguments.extend(resource_arguments(job.spec.instance_type, settings))
     minutes = time_limit_minutes(job)
     if minutes is not None:
         arguments.append(f"--time={minutes}")

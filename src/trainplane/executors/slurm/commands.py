@@ -43,7 +43,7 @@ ACTIVE_STATES = frozenset(
 _UNKNOWN_JOB = "Invalid job id specified"
 # sbatch refusals that are the request's or the configuration's to fix, not an outage.
 _REFUSALS = re.compile(
-    r"invalid|not available|not permitted|denied|exceed|unrecognized|requires an argument|"
+    r"invalid|not available|permitted|denied|exceed|unrecognized|requires an argument|"
     r"not valid|no partition",
     re.IGNORECASE,
 )
