@@ -217,3 +217,15 @@ def test_an_instance_type_larger_than_any_node_is_refused_at_launch(
     with pytest.raises(errors.Invalid, match="Slurm refused to submit the job"):
         executor.launch(job)
     assert not (tmp_path / "ran").exists()
+
+
+def test_report_changes_wake_the_control_plane_without_a_datagram_hint(
+    executor: SlurmExecutor, tmp_path: Path
+) -> None:
+    """A node's datagram hint cannot reach a server on another host: the executor polls the reports."""
+    woken: list[str] = []
+    executor.watch(woken.append)  # this executor has no notify socket: only the poll can wake us
+    job = local_jobs.make_job(tmp_path, "exit 0")
+    handle = executor.launch(job)
+    wait_until(lambda: woken.count(job.id) >= 1, 30, message="woken by the report poll")
+    local_jobs.wait_finished(executor, handle, 30)

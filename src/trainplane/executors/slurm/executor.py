@@ -196,6 +196,7 @@ class SlurmExecutor:
         last = reports.read(directory)
         if last is not None and last.phase is Phase.FINISHED:
             self._untrack(job_id)
+            self._checked.pop(handle.ref.get("slurm_job_id", ""), None)
             return last.observation
         self._track(job_id, directory)
         slurm_job_id = self._slurm_job_id(handle, directory)
