@@ -51,3 +51,11 @@ def test_a_job_that_never_started_fails_with_slurms_words() -> None:
     assert isinstance(verdict, takeover.Failed) and "JobLaunchFailure" in verdict.failure.message
     purged = takeover.decide("13", None, None, None, NOW)
     assert isinstance(purged, takeover.Failed) and "no record of batch job 13" in purged.failure.message
+
+
+def test_a_job_slurm_can_never_start_fails_as_the_requests_fault() -> None:
+    never = JobState("PENDING", "PartitionConfig", "0:0")
+    assert never.can_never_start and not JobState("PENDING", "Resources", "0:0").can_never_start
+    verdict = takeover.decide("14", never, None, None, NOW)
+    assert isinstance(verdict, takeover.Failed) and verdict.failure.kind is FailureKind.USER
+    assert "can never start batch job 14: PENDING (reason PartitionConfig" in verdict.failure.message

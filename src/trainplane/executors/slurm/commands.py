@@ -40,6 +40,18 @@ ACTIVE_STATES = frozenset(
         "STOPPED",
     }
 )
+# Why a pending job can never start without an admin changing the cluster (a cluster that does not
+# enforce partition limits queues such a job instead of refusing it at sbatch).
+NEVER_STARTS_REASONS = frozenset(
+    {
+        "PartitionConfig",
+        "BadConstraints",
+        "InvalidAccount",
+        "InvalidQOS",
+        "AccountNotAllowed",
+        "QOSNotAllowed",
+    }
+)
 _UNKNOWN_JOB = "Invalid job id specified"
 # sbatch refusals that are the request's or the configuration's to fix, not an outage.
 _REFUSALS = re.compile(
@@ -60,6 +72,10 @@ class JobState:
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    @property
+    def can_never_start(self) -> bool:
+        return self.state == "PENDING" and self.reason in NEVER_STARTS_REASONS
 
     def describe(self) -> str:
         return f"{self.state} (reason {self.reason}, exit code {self.exit_code})"

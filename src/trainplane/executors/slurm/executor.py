@@ -205,7 +205,9 @@ class SlurmExecutor:
                 return self._take_over(directory, None, None)  # stopped before it was submitted
             return Observation(Phase.PENDING)
         ended = self._slurm_state(slurm_job_id)
-        if ended is not None and ended.is_active:
+        if ended is not None and ended.can_never_start:
+            commands.cancel_if_pending(slurm_job_id)  # ends Failed with Slurm's reason, never queued forever
+        elif ended is not None and ended.is_active:
             return Observation(Phase.PENDING) if last is None else last.observation
         return self._take_over(directory, slurm_job_id, ended)
 

@@ -67,6 +67,9 @@ def decide(
     if ended is None:
         message = f"Slurm has no record of batch job {slurm_job_id} and its supervisor left no final report"
         return Failed(Failure(FailureKind.PLATFORM, message))
+    if ended.can_never_start:
+        message = f"Slurm can never start batch job {slurm_job_id}: {ended.describe()}; it was cancelled"
+        return Failed(Failure(FailureKind.USER, message))
     kind = FailureKind.ALGORITHM if ended.state in _ALGORITHM_STATES else FailureKind.PLATFORM
     message = (
         f"Slurm ended batch job {slurm_job_id}: {ended.describe()}, "
