@@ -229,3 +229,10 @@ def test_report_changes_wake_the_control_plane_without_a_datagram_hint(
     handle = executor.launch(job)
     wait_until(lambda: woken.count(job.id) >= 1, 30, message="woken by the report poll")
     local_jobs.wait_finished(executor, handle, 30)
+
+
+def test_read_log_past_any_seekable_offset_is_the_end(executor: SlurmExecutor, tmp_path: Path) -> None:
+    handle = executor.launch(local_jobs.make_job(tmp_path, "echo one"))
+    local_jobs.wait_finished(executor, handle, 30)
+    assert executor.read_log(handle, 0, 100) == b"one\n"
+    assert executor.read_log(handle, 17592186040321, 100) == b""  # seek() there fails with EINVAL

@@ -250,6 +250,8 @@ class SlurmExecutor:
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         try:
             with _run_dir(handle).job_log.open("rb") as log:
+                if offset >= os.fstat(log.fileno()).st_size:
+                    return b""  # also past the largest offset the file system can seek to (EINVAL)
                 log.seek(offset)
                 return log.read(max_bytes)
         except FileNotFoundError:
