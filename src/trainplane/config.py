@@ -9,6 +9,7 @@ import math
 import os
 import pwd
 import re
+import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from trainplane.domain.names import DEFAULT_ACCOUNT, DEFAULT_REGION
 ENV_PREFIX = "TRAINPLANE_"
 MAX_GRACE_SECONDS = 28 * 24 * 3600  # the bound service.jobs puts on the grace tag
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+EXECUTORS = ("local", "slurm")
 
 
 def builtin_images() -> dict[str, dict[str, Any]]:
@@ -69,6 +71,11 @@ class Settings:
     replica_id: str = ""  # its name among replicas on one database; empty: <host>-<random>, kept in data_dir
     replica_lease_seconds: float = 30.0  # a replica silent this long loses the jobs others may take over
     database_pre_ping: bool = False  # ping each pooled PostgreSQL connection before use (a round trip each)
+    executor: str = "local"  # the executor of jobs without the trainplane:executor tag
+    slurm_partition: str = ""  # any slurm_* setting (or executor=slurm) enables the Slurm executor
+    slurm_account: str = ""
+    slurm_sbatch_options: tuple[str, ...] = ()  # extra sbatch options (env var: shell words)
+    slurm_shared_dir: str = ""  # Slurm jobs' run dirs, shared with the nodes; empty: <data dir>/runs
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -88,6 +95,15 @@ class Settings:
         return self.data_dir / "runs"
 
     @property
+    def is_slurm_enabled(self) -> bool:
+        slurm = (self.slurm_partition, self.slurm_account, self.slurm_sbatch_options, self.slurm_shared_dir)
+        return self.executor == "slurm" or any(slurm)
+
+    @property
+    def slurm_runs_dir(self) -> Path:
+        return Path(self.slurm_shared_dir) if self.slurm_shared_dir else self.runs_dir
+
+    @property
     def location_roots(self) -> tuple[Path, ...]:
         """Where request locations may lie: the data dir (outside its own files) and the listed roots."""
         return (self.data_dir.absolute(), *self.allowed_roots)
@@ -99,7 +115,8 @@ class Settings:
         names = ("trainplane.db", "trainplane.db-wal", "trainplane.db-shm", "trainplane.db-journal", "runs")
         extra = ("notify.sock", "server.json", "server.lock", "store-id.json", ".store-id.json.tmp")
         replica = ("replica-id", ".replica-id.tmp")  # server.replica_id()
-        return tuple(self.data_dir.absolute() / name for name in (*names, *extra, *replica))
+        own = tuple(self.data_dir.absolute() / name for name in (*names, *extra, *replica))
+        return (*own, Path(self.slurm_shared_dir)) if self.slurm_shared_dir else own
 
     def run_as(self) -> RunAs | None:
         """Who jobs run as; None: the server's own user.
@@ -183,6 +200,15 @@ def validate(settings: Settings) -> None:
             root, root.is_absolute() and root.is_dir(), "allowed_roots", "must name existing absolute dirs"
         )
         _check(root, Path(os.path.realpath(root)) != Path("/"), "allowed_roots", "must not be /")
+    _check(settings.executor, settings.executor in EXECUTORS, "executor", "|".join(EXECUTORS))
+    shared = Path(settings.slurm_shared_dir)
+    if settings.slurm_shared_dir:
+        _check(
+            shared,
+            shared.is_absolute() and shared.is_dir(),
+            "slurm_shared_dir",
+            "must be an existing absolute dir",
+        )
     try:
         settings.image_rules()
         run_as = settings.run_as()
@@ -266,6 +292,8 @@ def coerce(kind: str, raw: str) -> Any:
         return Path(raw)
     if kind == "bool":
         return _boolean(raw)
+    if kind.startswith("tuple[str"):
+        return tuple(shlex.split(raw))
     if kind.startswith("tuple[Path"):
         parts = [part.strip() for part in raw.replace(",", os.pathsep).split(os.pathsep)]
         return tuple(Path(part) for part in parts if part)

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -31,8 +32,11 @@ from trainplane.config import Settings, setting_name
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
 from trainplane.domain import errors
 from trainplane.executors.local.launcher import LocalExecutor
+from trainplane.executors.slurm.batch import SlurmSettings
+from trainplane.executors.slurm.executor import SlurmExecutor
 from trainplane.service.claims import ReplicaSettings
 from trainplane.service.jobs import JobService, ServiceSettings
+from trainplane.service.ports import Executor
 from trainplane.service.reconciler import Reconciler
 from trainplane.store.sql_store import SqlStore
 
@@ -58,6 +62,10 @@ def check(settings: Settings) -> None:
         except errors.Invalid as exc:
             raise errors.Invalid(setting_name("auth_tokens"), exc.reason) from exc
     _access(settings)
+    if settings.is_slurm_enabled and shutil.which("sbatch") is None:
+        raise errors.Invalid(
+            setting_name("executor"), "Slurm is configured but sbatch is not on PATH (see scripts/slurm-up)"
+        )
     if settings.database_url:
         try:
             backend = sa_url.make_url(settings.database_url).get_backend_name()
@@ -101,14 +109,23 @@ def build(settings: Settings) -> ControlPlane:
         settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
     )
     run_as = settings.run_as()
-    executor = LocalExecutor(
-        settings.runs_dir,
-        notify_socket_path=settings.data_dir / "notify.sock",
-        run_as=None
+    job_user = (
+        None
         if run_as is None
-        else {"uid": run_as.uid, "gid": run_as.gid, "user": run_as.user, "home": run_as.home},
+        else {"uid": run_as.uid, "gid": run_as.gid, "user": run_as.user, "home": run_as.home}
     )
-    executors = {executor.name: executor}
+    executor = LocalExecutor(
+        settings.runs_dir, notify_socket_path=settings.data_dir / "notify.sock", run_as=job_user
+    )
+    executors: dict[str, Executor] = {executor.name: executor}
+    if settings.is_slurm_enabled:
+        slurm = SlurmSettings(settings.slurm_partition, settings.slurm_account, settings.slurm_sbatch_options)
+        executors["slurm"] = SlurmExecutor(
+            settings.slurm_runs_dir,
+            slurm,
+            notify_socket_path=settings.data_dir / "notify.sock",
+            run_as=job_user,
+        )
     service = JobService(
         store,
         artifacts,
@@ -119,7 +136,7 @@ def build(settings: Settings) -> ControlPlane:
             region=settings.region,
             account=settings.account,
             max_active_jobs=settings.max_active_jobs,
-            default_executor=executor.name,
+            default_executor=settings.executor,
         ),
         executors,
     )

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import local_jobs
+from tests.support import local_jobs, slurm
 from tests.support.waiting import wait_until
 from trainplane.domain.job import ExecutorHandle, FailureKind
 from trainplane.domain.status import StopReason
 from trainplane.executors.local import launcher
 from trainplane.executors.local.launcher import LocalExecutor
+from trainplane.executors.slurm.executor import SlurmExecutor
 from trainplane.service.ports import Executor, Phase
 
 STUBBORN = 'trap "" TERM; ( setsid sleep 1000 & ); bash -c "sleep 1001; true" & touch "$TEST_DIR/ready"; wait'
@@ -31,6 +32,7 @@ class Engine:
     make: Callable[[Path], Executor]  # an executor keeping its state under this directory
     lose: Callable[[ExecutorHandle], None]  # the job's supervisor vanishes and none may succeed it
     cleanup: Callable[[Path], None]
+    require: Callable[[], None] = lambda: None  # the engine runs here, or the test fails loudly
 
 
 def _lose_local(handle: ExecutorHandle) -> None:
@@ -39,14 +41,20 @@ def _lose_local(handle: ExecutorHandle) -> None:
     os.kill(local_jobs.supervisor_pid(handle), signal.SIGKILL)
 
 
+def _lose_slurm(handle: ExecutorHandle) -> None:
+    os.kill(local_jobs.supervisor_pid(handle), signal.SIGKILL)  # the batch script: Slurm ends the job
+
+
 ENGINES = {
     "local": Engine(lambda path: LocalExecutor(path), _lose_local, local_jobs.kill_leftovers),
+    "slurm": Engine(lambda path: SlurmExecutor(path), _lose_slurm, slurm.kill_leftovers, slurm.require),
 }
 
 
 @pytest.fixture(params=sorted(ENGINES))
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     chosen = ENGINES[request.param]
+    chosen.require()
     yield chosen
     chosen.cleanup(tmp_path / "runs")
 

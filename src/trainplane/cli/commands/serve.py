@@ -83,6 +83,24 @@ def register(subparsers: Any) -> None:
         "replica_lease_seconds",
         "how long a replica's claims on jobs outlive its last renewal (several replicas on one database)",
     )
+    _option(
+        parser, "--executor", "executor", "executor of jobs without the trainplane:executor tag: local|slurm"
+    )
+    _option(
+        parser, "--slurm-partition", "slurm_partition", "Slurm partition (any --slurm-* option enables Slurm)"
+    )
+    _option(parser, "--slurm-account", "slurm_account", "Slurm account to charge")
+    _option(parser, "--slurm-shared-dir", "slurm_shared_dir", "run dirs of Slurm jobs, shared with the nodes")
+    parser.add_argument(
+        "--slurm-sbatch-option",
+        dest="slurm_sbatch_options",
+        action="append",
+        default=None,
+        help=shared_options.env_help(
+            "an extra sbatch option, e.g. --slurm-sbatch-option=--qos=high (repeatable)",
+            config.env_name("slurm_sbatch_options"),
+        ),
+    )
     parser.add_argument(
         "--allow-root-jobs",
         dest="allow_root_jobs",
@@ -158,6 +176,9 @@ def _typed_options(args: argparse.Namespace) -> dict[str, Any]:
         raw = getattr(args, setting.name, None)
         if raw is None or isinstance(raw, bool):
             typed[setting.name] = raw
+            continue
+        if isinstance(raw, list):  # a repeatable option
+            typed[setting.name] = tuple(raw)
             continue
         try:
             typed[setting.name] = config.coerce(str(setting.type), raw)
