@@ -10,14 +10,12 @@ report (takeover.py). The Slurm job id is kept in the handle, so a restarted con
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,7 +77,7 @@ class SlurmExecutor:
         directory = run_dir.RunDir(self._runs_dir / job.id)
         directory.path.mkdir(parents=True, exist_ok=True)
         handle = _handle(directory, job.id, None)
-        with _locked(directory.lock_file):
+        with run_dir.locked(directory.lock_file):
             submitted = _read_submission(directory)
             if submitted is not None and submitted.get("slurm_job_id"):
                 _log.info("event=launch_skipped job=%s reason=already_submitted", job.id)
@@ -228,7 +226,7 @@ class SlurmExecutor:
     def _take_over(
         self, directory: run_dir.RunDir, slurm_job_id: str | None, ended: commands.JobState | None
     ) -> Observation:
-        with _locked(directory.lock_file):  # one control plane finishes it, once
+        with run_dir.locked(directory.lock_file):  # one control plane finishes it, once
             last = reports.read(directory)  # the supervisor may have reported just before it ended
             if last is not None and last.phase is Phase.FINISHED:
                 return last.observation
@@ -248,14 +246,7 @@ class SlurmExecutor:
             return takeover.finish(directory, verdict, last)
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
-        try:
-            with _run_dir(handle).job_log.open("rb") as log:
-                if offset >= os.fstat(log.fileno()).st_size:
-                    return b""  # also past the largest offset the file system can seek to (EINVAL)
-                log.seek(offset)
-                return log.read(max_bytes)
-        except FileNotFoundError:
-            return b""
+        return run_dir.read_log(_run_dir(handle), offset, max_bytes)
 
     def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
         directory = _run_dir(handle)  # the supervisor marks job.log on the node, in the shared dir
@@ -280,7 +271,7 @@ class SlurmExecutor:
     def _track(self, job_id: str, directory: run_dir.RunDir) -> None:
         with self._lock:
             if job_id not in self._watched:
-                self._watched[job_id] = (directory.status_file, _file_mark(directory.status_file))
+                self._watched[job_id] = (directory.status_file, run_dir.file_mark(directory.status_file))
 
     def _untrack(self, job_id: str) -> None:
         with self._lock:
@@ -291,7 +282,7 @@ class SlurmExecutor:
             with self._lock:
                 watched = list(self._watched.items())
             for job_id, (path, mark) in watched:
-                seen = _file_mark(path)
+                seen = run_dir.file_mark(path)
                 if seen != mark:
                     with self._lock:
                         if job_id in self._watched:
@@ -302,7 +293,7 @@ class SlurmExecutor:
     def _slurm_job_id(self, handle: ExecutorHandle, directory: run_dir.RunDir) -> str | None:
         if handle.ref.get("slurm_job_id"):
             return handle.ref["slurm_job_id"]
-        with _locked(directory.lock_file):  # a launch in progress has recorded it once it lets go
+        with run_dir.locked(directory.lock_file):  # a launch in progress has recorded it once it lets go
             submitted = _read_submission(directory)
         value = None if submitted is None else submitted.get("slurm_job_id")
         return None if not value else str(value)
@@ -325,22 +316,3 @@ def _is_active(state: commands.JobState | None) -> bool:
 
 def _read_submission(directory: run_dir.RunDir) -> dict[str, Any] | None:
     return status_file.read(directory.path / SUBMISSION_FILE)
-
-
-def _file_mark(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive flock on `path` for the with-block (one launch or takeover of a job at a time)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
