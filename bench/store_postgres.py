@@ -9,6 +9,11 @@ job over and over (cache hits: the version probe only).
 FLOOR, per database and in the same run: the driver alone (sqlite3 / psycopg) running the first page's
 SELECT and the one-row SELECT by name, over one connection, no SQLAlchemy, no HTTP.
 
+PostgreSQL is measured in two configurations on the same database, in the same run, alternating
+(PG_ROUNDS servers each): as the server now runs (no pre-ping on the connection pool; `postgresql`)
+and with TRAINPLANE_DATABASE_PRE_PING=true (a ping round trip each time a pooled connection is taken,
+as it ran before; `postgresql+pre-ping`).
+
 PostgreSQL comes from TRAINPLANE_TEST_DATABASE_URL, or scripts/postgres-up when unset; the bench makes
 and drops its own database there.
 """
@@ -19,6 +24,7 @@ import contextlib
 import os
 import random
 import sqlite3
+import statistics
 import subprocess
 import tempfile
 import time
@@ -102,29 +108,85 @@ def describe_round(api: harness.Api, names: list[str]) -> tuple[float, list[floa
     return len(names) / (time.perf_counter() - started), latencies
 
 
-def measure_one(result: report.Result, label: str, url: str, work: Path, n: dict[str, int]) -> None:
-    result.extra.update({f"{label}: {k}": v for k, v in list_latency.fill(url, n["jobs"]).items()})
+@contextlib.contextmanager
+def environment(name: str, value: str | None) -> Iterator[None]:
+    """os.environ[name] = value (unset for None) for the with-block; the server subprocess inherits it."""
+    before = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if before is not None:
+            os.environ[name] = before
+
+
+class Samples:
+    """Samples of several server runs of one configuration, reported together (rounds interleaved)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[float]] = {}
+        self.rates: dict[str, list[float]] = {}
+
+    def add(self, label: str, samples: list[float]) -> None:
+        self.rows.setdefault(label, []).extend(samples)
+
+    def rate(self, label: str, per_second: float) -> None:
+        self.rates.setdefault(label, []).append(per_second)
+
+    def report(self, result: report.Result) -> None:
+        for label, samples in self.rows.items():
+            result.add(label, samples)
+        for label, rates in self.rates.items():
+            result.extra[label] = round(statistics.median(rates), 1)
+            if len(rates) > 1:
+                result.extra[f"{label} (each round)"] = [round(rate, 1) for rate in rates]
+
+
+def measure_one(samples: Samples, label: str, url: str, work: Path, n: dict[str, int]) -> None:
+    """One server run on `url` (already filled): List and Describe, then the driver's floor."""
     extra_args = () if url.startswith("sqlite") else ("--database-url", url)
     with harness.running_server(work / "data", *extra_args) as server:
         api = server.api()
-        result.add(
+        samples.add(
             f"{label}: List MaxResults=100 (first page)",
             list_latency.repeat(api, {"MaxResults": 100}, n["times"]),
         )
-        result.add(f"{label}: List pages 2..21 via NextToken (each page)", list_latency.deep_walk(api, 20))
+        samples.add(f"{label}: List pages 2..21 via NextToken (each page)", list_latency.deep_walk(api, 20))
         picker = random.Random(9)
         names = [list_latency.make_job(picker.randrange(n["jobs"])).name for _ in range(n["describes"])]
         describe_round(api, names[:50])  # warm the connection pool and the statement caches
         random_rps, random_ms = describe_round(api, names)
         same_rps, same_ms = describe_round(api, [names[0]] * n["describes"])
-        result.add(f"{label}: Describe random job of {n['jobs']:,} (each request)", random_ms)
-        result.add(f"{label}: Describe one job repeatedly (each request)", same_ms)
-        result.extra[f"{label}: Describe random job req/s"] = round(random_rps, 1)
-        result.extra[f"{label}: Describe one job req/s"] = round(same_rps, 1)
+        samples.add(f"{label}: Describe random job of {n['jobs']:,} (each request)", random_ms)
+        samples.add(f"{label}: Describe one job repeatedly (each request)", same_ms)
+        samples.rate(f"{label}: Describe random job req/s", random_rps)
+        samples.rate(f"{label}: Describe one job req/s", same_rps)
         api.close()
     floor = driver_floor(url, n["times"])
-    result.add(f"{label}: FLOOR driver first-page SELECT (101 rows)", floor["page"])
-    result.add(f"{label}: FLOOR driver one-row SELECT by name", floor["row"])
+    samples.add(f"{label}: FLOOR driver first-page SELECT (101 rows)", floor["page"])
+    samples.add(f"{label}: FLOOR driver one-row SELECT by name", floor["row"])
+
+
+PRE_PING = "TRAINPLANE_DATABASE_PRE_PING"
+PG_CONFIGURATIONS = (("postgresql+pre-ping", "true"), ("postgresql", None))  # before, now
+PG_ROUNDS = 2  # each configuration runs this many servers, alternating, so neither runs only first
+
+
+def measure_postgresql(result: report.Result, work: Path, n: dict[str, int]) -> None:
+    with fresh_postgres_database() as url:
+        result.extra.update({f"postgresql: {k}": v for k, v in list_latency.fill(url, n["jobs"]).items()})
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE jobs")  # the fill's aftermath must not land on one round
+        samples = Samples()
+        for round_index in range(PG_ROUNDS):
+            for label, pre_ping in PG_CONFIGURATIONS:
+                run_dir = work / f"{label}-{round_index}"
+                run_dir.mkdir(parents=True)
+                with environment(PRE_PING, pre_ping):
+                    measure_one(samples, label, url, run_dir, n)
+        samples.report(result)
 
 
 def measure(is_quick: bool) -> report.Result:
@@ -135,12 +197,14 @@ def measure(is_quick: bool) -> report.Result:
     )
     result = report.Result(f"store_postgres: PostgreSQL beside SQLite with {n['jobs']:,} jobs stored")
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
-        sqlite_work, pg_work = Path(tmp) / "sqlite", Path(tmp) / "postgresql"
+        sqlite_work = Path(tmp) / "sqlite"
         (sqlite_work / "data").mkdir(parents=True)
-        measure_one(result, "sqlite", f"sqlite:///{sqlite_work / 'data' / 'trainplane.db'}", sqlite_work, n)
-        with fresh_postgres_database() as url:
-            pg_work.mkdir()
-            measure_one(result, "postgresql", url, pg_work, n)
+        sqlite_url = f"sqlite:///{sqlite_work / 'data' / 'trainplane.db'}"
+        result.extra.update({f"sqlite: {k}": v for k, v in list_latency.fill(sqlite_url, n["jobs"]).items()})
+        samples = Samples()
+        measure_one(samples, "sqlite", sqlite_url, sqlite_work, n)
+        samples.report(result)
+        measure_postgresql(result, Path(tmp) / "postgresql", n)
     for label in ("sqlite", "postgresql"):
         first = result.rows[f"{label}: List MaxResults=100 (first page)"]["p50"]
         result.bar(f"{label}: List MaxResults=100 p50 <= 15 ms", first, "<=", 15)

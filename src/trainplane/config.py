@@ -9,6 +9,7 @@ import math
 import os
 import pwd
 import re
+import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from trainplane.domain.names import DEFAULT_ACCOUNT, DEFAULT_REGION
 ENV_PREFIX = "TRAINPLANE_"
 MAX_GRACE_SECONDS = 28 * 24 * 3600  # the bound service.jobs puts on the grace tag
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+EXECUTORS = ("local", "slurm", "ray")
 
 
 def builtin_images() -> dict[str, dict[str, Any]]:
@@ -66,7 +68,14 @@ class Settings:
     run_as_user: str = ""  # name or uid jobs run as; empty: the server's own user
     run_as_group: str = ""  # name or gid; empty: the run-as user's primary group
     allow_root_jobs: bool = False  # a root server without run_as_user refuses to start unless this is set
-    executor: str = "local"  # the executor of a job without the trainplane:executor tag
+    replica_id: str = ""  # its name among replicas on one database; empty: <host>-<random>, kept in data_dir
+    replica_lease_seconds: float = 30.0  # a replica silent this long loses the jobs others may take over
+    database_pre_ping: bool = False  # ping each pooled PostgreSQL connection before use (a round trip each)
+    executor: str = "local"  # the executor of jobs without the trainplane:executor tag
+    slurm_partition: str = ""  # any slurm_* setting (or executor=slurm) enables the Slurm executor
+    slurm_account: str = ""
+    slurm_sbatch_options: tuple[str, ...] = ()  # extra sbatch options (env var: shell words)
+    slurm_shared_dir: str = ""  # Slurm jobs' run dirs, shared with the nodes; empty: <data dir>/runs
     ray_address: str = ""  # Ray's Job Submission API (http://head:8265); empty: no Ray executor
     ray_shared_dir: str = ""  # Ray jobs' run dirs, at the same path on Ray's workers; empty: <data_dir>/runs
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -92,6 +101,15 @@ class Settings:
         return Path(self.ray_shared_dir).absolute() if self.ray_shared_dir else self.runs_dir
 
     @property
+    def is_slurm_enabled(self) -> bool:
+        slurm = (self.slurm_partition, self.slurm_account, self.slurm_sbatch_options, self.slurm_shared_dir)
+        return self.executor == "slurm" or any(slurm)
+
+    @property
+    def slurm_runs_dir(self) -> Path:
+        return Path(self.slurm_shared_dir) if self.slurm_shared_dir else self.runs_dir
+
+    @property
     def location_roots(self) -> tuple[Path, ...]:
         """Where request locations may lie: the data dir (outside its own files) and the listed roots."""
         return (self.data_dir.absolute(), *self.allowed_roots)
@@ -109,7 +127,10 @@ class Settings:
             "store-id.json",
             ".store-id.json.tmp",
         )
-        return tuple(self.data_dir.absolute() / name for name in (*names, *extra))
+        replica = ("replica-id", ".replica-id.tmp")  # server.replica_id()
+        own = tuple(self.data_dir.absolute() / name for name in (*names, *extra, *replica))
+        shared = tuple(Path(d) for d in (self.slurm_shared_dir, self.ray_shared_dir) if d)
+        return (*own, *shared)
 
     def run_as(self) -> RunAs | None:
         """Who jobs run as; None: the server's own user.
@@ -180,12 +201,28 @@ def validate(settings: Settings) -> None:
     _check_seconds(settings.stop_grace_seconds, "stop_grace_seconds", 0, MAX_GRACE_SECONDS)
     _check_seconds(settings.reconcile_interval_seconds, "reconcile_interval_seconds", 0.01, 3600)
     _check(settings.max_active_jobs, settings.max_active_jobs >= 0, "max_active_jobs", "must be 0 or more")
+    _check(
+        settings.replica_id,
+        re.fullmatch(r"[A-Za-z0-9._:@-]{0,200}", settings.replica_id) is not None,
+        "replica_id",
+        "letters, digits and ._:@- (at most 200)",
+    )
+    _check_seconds(settings.replica_lease_seconds, "replica_lease_seconds", 1, 3600)
     _check(settings.log_level, settings.log_level.lower() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS))
     for root in settings.allowed_roots:
         _check(
             root, root.is_absolute() and root.is_dir(), "allowed_roots", "must name existing absolute dirs"
         )
         _check(root, Path(os.path.realpath(root)) != Path("/"), "allowed_roots", "must not be /")
+    _check(settings.executor, settings.executor in EXECUTORS, "executor", "|".join(EXECUTORS))
+    shared = Path(settings.slurm_shared_dir)
+    if settings.slurm_shared_dir:
+        _check(
+            shared,
+            shared.is_absolute() and shared.is_dir(),
+            "slurm_shared_dir",
+            "must be an existing absolute dir",
+        )
     try:
         settings.image_rules()
         run_as = settings.run_as()
@@ -269,6 +306,8 @@ def coerce(kind: str, raw: str) -> Any:
         return Path(raw)
     if kind == "bool":
         return _boolean(raw)
+    if kind.startswith("tuple[str"):
+        return tuple(shlex.split(raw))
     if kind.startswith("tuple[Path"):
         parts = [part.strip() for part in raw.replace(",", os.pathsep).split(os.pathsep)]
         return tuple(Path(part) for part in parts if part)

@@ -10,10 +10,12 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +33,9 @@ from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMis
 from trainplane.domain import errors
 from trainplane.executors.local.launcher import LocalExecutor
 from trainplane.executors.ray.executor import RayExecutor
+from trainplane.executors.slurm.batch import SlurmSettings
+from trainplane.executors.slurm.executor import SlurmExecutor
+from trainplane.service.claims import ReplicaSettings
 from trainplane.service.jobs import JobService, ServiceSettings
 from trainplane.service.ports import Executor
 from trainplane.service.reconciler import Reconciler
@@ -41,6 +46,7 @@ LISTEN_BACKLOG = 2048
 __all__ = ["ControlPlane", "DataDirInUse", "StoreMismatch", "build", "check", "serve"]
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 OPEN_FILES_WANTED = 65_536  # when the hard limit is unlimited
+REPLICA_ID_FILE = "replica-id"
 
 
 def check(settings: Settings) -> None:
@@ -57,6 +63,10 @@ def check(settings: Settings) -> None:
         except errors.Invalid as exc:
             raise errors.Invalid(setting_name("auth_tokens"), exc.reason) from exc
     _access(settings)
+    if settings.is_slurm_enabled and shutil.which("sbatch") is None:
+        raise errors.Invalid(
+            setting_name("executor"), "Slurm is configured but sbatch is not on PATH (see scripts/slurm-up)"
+        )
     if settings.executor not in configured_executors(settings):
         known = ", ".join(configured_executors(settings))
         raise errors.Invalid(
@@ -76,7 +86,8 @@ def check(settings: Settings) -> None:
 
 
 def configured_executors(settings: Settings) -> tuple[str, ...]:
-    return ("local", *(("ray",) if settings.ray_address else ()))
+    slurm = ("slurm",) if settings.is_slurm_enabled else ()
+    return ("local", *slurm, *(("ray",) if settings.ray_address else ()))
 
 
 class SystemClock:
@@ -104,27 +115,35 @@ def build(settings: Settings) -> ControlPlane:
     """Wire the adapters; nothing runs until `reconciler.recover()` and `start()`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore.open(settings.resolved_database_url)
+    store = SqlStore.open(settings.resolved_database_url, is_pre_ping=settings.database_pre_ping)
     clock = SystemClock()
     artifacts = LocalArtifacts(
         settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
     )
     run_as = settings.run_as()
-    run_as_doc = (
+    job_user = (
         None
         if run_as is None
         else {"uid": run_as.uid, "gid": run_as.gid, "user": run_as.user, "home": run_as.home}
     )
     executor = LocalExecutor(
-        settings.runs_dir, notify_socket_path=settings.data_dir / "notify.sock", run_as=run_as_doc
+        settings.runs_dir, notify_socket_path=settings.data_dir / "notify.sock", run_as=job_user
     )
     executors: dict[str, Executor] = {executor.name: executor}
+    if settings.is_slurm_enabled:
+        slurm = SlurmSettings(settings.slurm_partition, settings.slurm_account, settings.slurm_sbatch_options)
+        executors["slurm"] = SlurmExecutor(
+            settings.slurm_runs_dir,
+            slurm,
+            notify_socket_path=settings.data_dir / "notify.sock",
+            run_as=job_user,
+        )
     if settings.ray_address:
         executors["ray"] = RayExecutor(
             settings.ray_runs_dir,
             settings.ray_address,
             notify_socket_path=settings.data_dir / "notify-ray.sock",
-            run_as=run_as_doc,
+            run_as=job_user,
         )
     service = JobService(
         store,
@@ -140,6 +159,12 @@ def build(settings: Settings) -> ControlPlane:
         ),
         executors,
     )
+    replica = ReplicaSettings(
+        replica_id=replica_id(settings),
+        host=socket.gethostname(),
+        lease_seconds=settings.replica_lease_seconds,
+        host_bound_executors=frozenset({executor.name}),  # its jobs run on this host
+    )
     reconciler = Reconciler(
         store,
         service,
@@ -147,8 +172,10 @@ def build(settings: Settings) -> ControlPlane:
         artifacts,
         clock,
         sweep_interval_seconds=settings.reconcile_interval_seconds,
+        replica=replica,
     )
     service.set_on_change(reconciler.wake)
+    service.set_is_driven_here(reconciler.owns)
     access = _access(settings)
     app = create_app(service, access.authenticator)
     return ControlPlane(store, executor, service, reconciler, app, access)
@@ -187,6 +214,26 @@ def _reloading_on_sighup(access: configured.Access) -> Iterator[None]:
         signal.signal(signal.SIGHUP, previous)
         is_done = True
         requested.set()
+
+
+def replica_id(settings: Settings) -> str:
+    """The configured replica id, or the one this data dir was given at its first start.
+
+    Kept in the data dir because the local jobs' run dirs are there: a server restarted on this data
+    dir is the same replica and drives its jobs again, even if the host was renamed.
+    """
+    if settings.replica_id:
+        return settings.replica_id
+    path = settings.data_dir / REPLICA_ID_FILE
+    with contextlib.suppress(FileNotFoundError):
+        kept = path.read_text().strip()
+        if kept:
+            return kept
+    chosen = f"{socket.gethostname()[:160]}-{uuid.uuid4().hex[:8]}"
+    temporary = path.with_name(f".{REPLICA_ID_FILE}.tmp")
+    temporary.write_text(chosen + "\n")
+    os.replace(temporary, path)
+    return chosen
 
 
 def _bind(settings: Settings) -> socket.socket:

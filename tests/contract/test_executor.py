@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import local_jobs, ray_cluster
+from tests.support import local_jobs, ray_cluster, slurm
 from tests.support.waiting import wait_until
 from trainplane.domain.job import ExecutorHandle, FailureKind
 from trainplane.domain.status import StopReason
 from trainplane.executors.local import launcher
 from trainplane.executors.local.launcher import LocalExecutor
+from trainplane.executors.slurm.executor import SlurmExecutor
 from trainplane.service.ports import Executor, Phase
 
 STUBBORN = 'trap "" TERM; ( setsid sleep 1000 & ); bash -c "sleep 1001; true" & touch "$TEST_DIR/ready"; wait'
@@ -31,6 +32,7 @@ class Engine:
     make: Callable[[Path], Executor]  # an executor keeping its state under this directory
     lose: Callable[[ExecutorHandle], None]  # the job's supervisor vanishes and none may succeed it
     cleanup: Callable[[Path], None]
+    require: Callable[[], None] = lambda: None  # the engine runs here, or the test fails loudly
 
 
 def _lose_local(handle: ExecutorHandle) -> None:
@@ -39,15 +41,21 @@ def _lose_local(handle: ExecutorHandle) -> None:
     os.kill(local_jobs.supervisor_pid(handle), signal.SIGKILL)
 
 
+def _lose_slurm(handle: ExecutorHandle) -> None:
+    os.kill(local_jobs.supervisor_pid(handle), signal.SIGKILL)  # the batch script: Slurm ends the job
+
+
 ENGINES = {
     "local": Engine(lambda path: LocalExecutor(path), _lose_local, local_jobs.kill_leftovers),
-    "ray": Engine(ray_cluster.make_executor, ray_cluster.lose, ray_cluster.cleanup),
+    "slurm": Engine(lambda path: SlurmExecutor(path), _lose_slurm, slurm.kill_leftovers, slurm.require),
+    "ray": Engine(ray_cluster.make_executor, ray_cluster.lose, ray_cluster.cleanup, ray_cluster.require),
 }
 
 
 @pytest.fixture(params=sorted(ENGINES))
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     chosen = ENGINES[request.param]
+    chosen.require()
     yield chosen
     chosen.cleanup(tmp_path / "runs")
 
@@ -131,6 +139,9 @@ def test_read_log_pages_through_stdout_and_stderr(executor: Executor, tmp_path: 
     assert whole == b"one\ntwo\nthree\n"
     assert executor.read_log(handle, 4, 4) == b"two\n"
     assert executor.read_log(handle, len(whole), 100) == b""
+    # Past what a file system can seek to (the fuzzer's 17592186040321 was a 500): the end, not an error.
+    assert executor.read_log(handle, 17592186040321, 100) == b""
+    assert executor.read_log(handle, 2**63 - 1, 100) == b""
 
 
 def test_kill_all_ends_every_process_of_a_lost_job(

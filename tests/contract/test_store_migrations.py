@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from tests.contract.test_store import make_job
 from tests.support.postgres import PostgresTemplate
@@ -43,7 +44,7 @@ def test_migrated_schema_equals_the_tables_the_code_declares(blank_url: str) -> 
     finally:
         engine.dispose()
     assert differences == []
-    assert revision == "0002"
+    assert revision == ScriptDirectory.from_config(engines.alembic_config()).get_current_head()
 
 
 def test_migrating_twice_changes_nothing(blank_url: str) -> None:
@@ -68,6 +69,26 @@ def test_the_jobs_created_counter_counts_every_insert(blank_url: str) -> None:
             assert conn.execute(query).scalar_one() == "3"
     finally:
         store.close()
+
+
+def test_jobs_stored_before_replica_claims_stay_counted_and_start_unclaimed(blank_url: str) -> None:
+    """Migration 0003 adds the claim column in place: no table copy that would drop 0002's trigger."""
+    engine = engines.create(blank_url)
+    try:
+        engines.migrate(engine, "0002")
+        old = SqlStore(engine)
+        before = make_job("before-claims")
+        old.insert(before)
+        engines.migrate(engine)
+        store = SqlStore(engine)
+        store.insert(make_job("after-claims"))
+        query = sa.select(meta.c.value).where(meta.c.key == "jobs_created")
+        with engine.connect() as conn:
+            assert conn.execute(query).scalar_one() == "2"
+        assert store.get_by_id(before.id) == before
+        assert {claim.job_id: claim.owner for claim in store.active_claims()}[before.id] is None
+    finally:
+        engine.dispose()
 
 
 def test_replicas_starting_together_on_an_empty_postgresql_migrate_it_once(

@@ -56,6 +56,11 @@ def address() -> str:
     return found
 
 
+def require() -> None:
+    """A Ray head runs for this session (started here if need be), or the test fails (or skips on purpose)."""
+    address()
+
+
 def head_started_by_ray_up() -> int | None:
     """The pid of the session's head if scripts/ray-up started it (so a test may crash it), else None."""
     ray_dir = Path(os.environ.get("TRAINPLANE_RAY_DIR", "/tmp/trainplane-ray"))

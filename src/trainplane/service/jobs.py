@@ -64,9 +64,14 @@ class JobService:
             default_executor=settings.default_executor,
         )
         self._on_change = on_change  # wakes the reconciler
+        self._is_driven_here: Callable[[str], bool] = lambda job_id: True
 
     def set_on_change(self, on_change: Callable[[str], None]) -> None:
         self._on_change = on_change
+
+    def set_is_driven_here(self, is_driven_here: Callable[[str], bool]) -> None:
+        """With several replicas, only the one driving a job hands its stop to the executor at once."""
+        self._is_driven_here = is_driven_here
 
     def arn(self, kind: JobKind, name: str, account: str | None = None) -> str:
         """The job's ARN, in the tenant's account (the server's when the tenant has none)."""
@@ -156,6 +161,8 @@ class JobService:
         """Hand the persisted intent to the executor at once; the reconciler re-delivers on failure."""
         if job.handle is None or job.stop is None or job.handle.executor not in self._executors:
             return
+        if not self._is_driven_here(job.id):
+            return  # another replica drives it: its reconciler delivers the persisted intent
         try:
             self._executors[job.handle.executor].request_stop(job.handle, job.stop)
         except Exception:  # the intent is durable: the reconciler's delivery is the fallback

@@ -49,6 +49,16 @@ class Page:
     next_token: str | None
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Which control-plane replica drives an active job's executor work, as the store holds it."""
+
+    job_id: str
+    version: int  # the job's version: a replica notices a change made by another (a stop) by it
+    owner: str | None  # the claiming replica's id; None: unclaimed
+    owner_lease_expires_at: datetime | None  # the owner's lease; None: the owner holds none
+
+
 class Store(Protocol):
     """Durable jobs. Every write is a compare-and-swap on the job's version."""
 
@@ -90,6 +100,27 @@ class Store(Protocol):
         ...
 
     def get_tags(self, job_id: str) -> Mapping[str, str]: ...
+
+    def renew_lease(self, replica_id: str, host: str, until: datetime) -> None:
+        """Record that replica `replica_id` (on `host`) is alive until `until`; its claims hold till then."""
+        ...
+
+    def claim(self, job_id: str, replica_id: str, now: datetime, *, may_take_over: bool = False) -> bool:
+        """Claim an active job for `replica_id`; True when that replica holds the claim now.
+
+        It wins when the job is unclaimed or already its own, or, with `may_take_over`, when the owner's
+        lease expired before `now`. Of two replicas claiming at once, at most one wins.
+        """
+        ...
+
+    def active_claims(self) -> Sequence[Claim]:
+        """The claim of every non-terminal job, with its owner's lease."""
+        ...
+
+    def watch_stops(self, on_stop: Callable[[str], None]) -> None:
+        """Call `on_stop(job_id)` soon after any writer, another replica's included, asks a job to stop:
+        a latency hint, not the truth (a no-op where the database cannot notify)."""
+        ...
 
     def put_tags(self, job_id: str, tags: Mapping[str, str]) -> None: ...
 

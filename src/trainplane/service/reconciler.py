@@ -2,6 +2,8 @@
 
 It runs in one thread. Anything can wake it (a create, a stop, a supervisor's report); a full sweep of
 every active job also runs every `sweep_interval_seconds`, so a lost wake-up only costs latency.
+With several replicas on one store it drives only the jobs it has claimed (service/claims.py), and a
+poll of the claims every second or less notices the stops other replicas persisted for them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from trainplane.domain import errors, transitions
 from trainplane.domain.job import ExecutorHandle, Failure, FailureKind, Job, StopIntent
 from trainplane.domain.status import StopReason
 from trainplane.service import observing
+from trainplane.service.claims import Claims, ReplicaSettings
 from trainplane.service.jobs import JobService
 from trainplane.service.ports import Artifacts, Clock, Executor, Phase, Store
 
@@ -34,6 +37,7 @@ class Reconciler:
         artifacts: Artifacts,
         clock: Clock,
         sweep_interval_seconds: float = 5.0,
+        replica: ReplicaSettings | None = None,
     ) -> None:
         self._store = store
         self._service = service
@@ -41,6 +45,9 @@ class Reconciler:
         self._artifacts = artifacts
         self._clock = clock
         self._sweep_interval_seconds = sweep_interval_seconds
+        replica = replica or ReplicaSettings()
+        self._claims = Claims(store, clock, replica)
+        self._poll_interval = timedelta(seconds=replica.poll_seconds)
         self._pending: set[str] = set()
         self._wakeup = threading.Condition()
         self._delivered: dict[str, datetime] = {}  # job id -> deadline already handed to the executor
@@ -56,8 +63,14 @@ class Reconciler:
             self._pending.add(job_id)
             self._wakeup.notify()
 
+    def owns(self, job_id: str) -> bool:
+        """Thread-safe: whether this replica drives the job (a hint, as last seen)."""
+        return self._claims.owns(job_id)
+
     def recover(self) -> None:
-        """Reattach to every non-terminal job before new work is accepted."""
+        """Reattach to every non-terminal job this replica owns before new work is accepted."""
+        self._claims.renew(is_forced=True)  # a lease before the first claim: claims need a live owner
+        self._store.watch_stops(self.wake)  # a stop another replica persists, heard at once
         for executor in self._executors.values():
             executor.watch(self.wake)
         self.sweep()
@@ -74,14 +87,15 @@ class Reconciler:
             self._wakeup.notify()
         if self._thread is not None:
             self._thread.join()
+            self._guarded(lambda _: self._claims.resign(), None)
         for executor in self._executors.values():
             executor.close()
 
     def _run(self) -> None:
-        next_sweep_at = self._clock.now()
+        next_sweep_at = next_poll_at = self._clock.now()
         while True:
             with self._wakeup:
-                timeout = max(0.0, (next_sweep_at - self._clock.now()).total_seconds())
+                timeout = max(0.0, (min(next_sweep_at, next_poll_at) - self._clock.now()).total_seconds())
                 if not self._pending and self._is_running:
                     self._wakeup.wait(timeout)
                 if not self._is_running:
@@ -90,8 +104,16 @@ class Reconciler:
             for job_id in batch:
                 self._guarded(self.reconcile_id, job_id)
             if self._clock.now() >= next_sweep_at:
-                self._guarded(lambda _: self.sweep(), None)
+                self._guarded(lambda _: self.sweep(), None)  # a sweep polls the claims too
                 next_sweep_at = self._clock.now() + self._next_sweep_delay()
+                next_poll_at = self._clock.now() + self._poll_interval
+            elif self._clock.now() >= next_poll_at:
+                self._guarded(lambda _: self._poll(), None)
+                next_poll_at = self._clock.now() + self._poll_interval
+
+    def _poll(self) -> None:
+        for job_id in self._claims.poll():
+            self._guarded(self.reconcile_id, job_id)
 
     def _guarded(self, action: Callable[[T], object], argument: T) -> None:
         try:
@@ -110,11 +132,12 @@ class Reconciler:
     # --- one pass ------------------------------------------------------------------------------
 
     def sweep(self) -> None:
+        self._claims.poll()  # renews the lease and learns which jobs are whose
         deadlines = []
         for job in self._store.active_jobs():
             self._guarded(self.reconcile, job)  # just read: no need to read it again by id
             deadline = _max_runtime_deadline(job)
-            if deadline is not None and job.stop is None:
+            if deadline is not None and job.stop is None and self._claims.owns(job.id):
                 deadlines.append(deadline)
         self._max_runtime_deadlines = deadlines
 
@@ -128,12 +151,18 @@ class Reconciler:
     def reconcile(self, job: Job) -> None:
         if job.is_terminal:
             self._delivered.pop(job.id, None)
+            self._claims.forget(job.id)
             return
         if job.handle is None:
-            self._start(job)
+            if self._claims.acquire(job):  # in the store, every time: a launch happens once
+                self._start(job)
             return
+        if not (self._claims.owns(job.id) or self._claims.acquire(job)):
+            return  # another replica drives it
         executor = self._executor(job.handle)
         if job.stop is not None and self._delivered.get(job.id) != job.stop.deadline_at:
+            if not self._claims.acquire(job):  # confirmed in the store: the owner delivers, once
+                return
             executor.request_stop(job.handle, job.stop)
             self._delivered[job.id] = job.stop.deadline_at
         self._observe(job, executor)
@@ -187,6 +216,8 @@ class Reconciler:
         assert job.handle is not None
         observation = executor.observe(job.handle)
         if observation.phase is Phase.LOST:
+            if not self._claims.acquire(job):
+                return  # taken over meanwhile: the new owner kills what is left
             # Nothing supervises the job any more: kill what it left before saying it failed.
             report = executor.kill_all(job.handle)
             outcome = dataclasses.replace(observation.outcome, stop_report=report)

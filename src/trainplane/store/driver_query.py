@@ -9,7 +9,7 @@ applied).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,16 +27,42 @@ class DriverQuery:
 
     def first(self, params: Mapping[str, Any]) -> Any:
         """The first row (a tuple), or None. Raises: errors.Unavailable."""
+        return self._run(params, lambda cursor: cursor.fetchone())
+
+    def all(self, params: Mapping[str, Any]) -> list[Any]:
+        """Every row (tuples). Raises: errors.Unavailable."""
+        rows: list[Any] = self._run(params, lambda cursor: cursor.fetchall())
+        return rows
+
+    def _run(self, params: Mapping[str, Any], fetch: Callable[[Any], Any]) -> Any:
         args = [params[name] for name in self._order] if self._order is not None else dict(params)
         try:
-            connection = self._engine.raw_connection()
             try:
-                cursor = connection.cursor()
-                cursor.execute(self._sql, args)
-                row = cursor.fetchone()
-                cursor.close()
-                return row
-            finally:
-                connection.close()  # back to the pool, rolled back
+                return self._fetch(args, fetch)
+            except _Disconnected:
+                # A dead pooled connection (a restarted database; there is no pre-ping): the others
+                # are dead too, so start a new pool and read once more.
+                self._engine.dispose()
+            return self._fetch(args, fetch)
+        except (self._outage, _Disconnected) as exc:
+            raise errors.Unavailable(f"the job store is unavailable: {exc.__cause__ or exc}") from exc
+
+    def _fetch(self, args: Any, fetch: Callable[[Any], Any]) -> Any:
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._sql, args)
+            rows = fetch(cursor)
+            cursor.close()
+            return rows
         except self._outage as exc:
-            raise errors.Unavailable(f"the job store is unavailable: {exc}") from exc
+            if self._engine.dialect.is_disconnect(exc, connection.dbapi_connection, None):
+                connection.invalidate(exc)  # never back to the pool
+                raise _Disconnected() from exc
+            raise
+        finally:
+            connection.close()  # back to the pool, rolled back
+
+
+class _Disconnected(Exception):
+    """The pooled connection turned out dead."""

@@ -14,6 +14,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Replicas starting together on one PostgreSQL migrate one at a time (any constant shared by all).
 MIGRATION_LOCK_KEY = 7_152_206_119
 PG_CONNECT_TIMEOUT_SECONDS = 10
+# Pooled PostgreSQL connections are replaced after this long, before a server or firewall idle
+# timeout (often 10 minutes and up) can have dropped them.
+PG_POOL_RECYCLE_SECONDS = 300
 
 
 def driver_url(url: str) -> sa.URL:
@@ -24,15 +27,22 @@ def driver_url(url: str) -> sa.URL:
     return parsed
 
 
-def create(url: str) -> sa.Engine:
-    """An engine; for SQLite, WAL with synchronous=NORMAL: a commit survives a killed process."""
+def create(url: str, *, is_pre_ping: bool = False) -> sa.Engine:
+    """An engine; for SQLite, WAL with synchronous=NORMAL: a commit survives a killed process.
+
+    PostgreSQL connections are not pinged before each use unless `is_pre_ping` (a ping is a round trip
+    of its own: it cost Describe a third of its rate, bench/store_postgres.py). Without it a connection
+    that died (a restarted database) shows at its next use: reads are repeated once on a fresh one
+    (SqlStore), a write fails once as Unavailable and the pool replaces every older connection.
+    """
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(
         driver_url(url),
-        pool_pre_ping=True,
+        pool_pre_ping=is_pre_ping,
+        pool_recycle=PG_POOL_RECYCLE_SECONDS,
         pool_size=10,
         max_overflow=20,
         connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS},

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -15,10 +16,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from trainplane.domain import documents, errors, transitions
 from trainplane.domain.job import Job
 from trainplane.domain.status import JobKind
-from trainplane.service.ports import ListQuery, Page
-from trainplane.store import engines, paging
+from trainplane.service.ports import Claim, ListQuery, Page
+from trainplane.store import engines, paging, replica_claims
 from trainplane.store.decoded_jobs import DecodedJobs
 from trainplane.store.driver_query import DriverQuery
+from trainplane.store.stop_listener import StopListener
 from trainplane.store.tables import jobs, tags
 
 # Built once: building the WHERE clause per call was a third of Describe's time (see bench/).
@@ -45,6 +47,9 @@ def _tag_upsert(dialect: str) -> sa.Insert:
         return on_pg.on_conflict_do_update(index_elements=keys, set_={"value": on_pg.excluded.value})
     on_sqlite = sqlite.insert(tags)
     return on_sqlite.on_conflict_do_update(index_elements=keys, set_={"value": on_sqlite.excluded.value})
+
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -102,19 +107,37 @@ class SqlStore:
         self._decoded = DecodedJobs()
         self._version_by_name = DriverQuery(_VERSION_BY_NAME, engine)
         self._version_by_id = DriverQuery(_VERSION_BY_ID, engine)
+        self._active_claims = replica_claims.ActiveClaims(engine)
+        self._stop_listener: StopListener | None = None
 
     @classmethod
-    def open(cls, url: str) -> SqlStore:
-        """Connect and bring the schema up to date."""
-        engine = engines.create(url)
+    def open(cls, url: str, *, is_pre_ping: bool = False) -> SqlStore:
+        """Connect and bring the schema up to date (`is_pre_ping`: see engines.create)."""
+        engine = engines.create(url, is_pre_ping=is_pre_ping)
         engines.migrate(engine)
         return cls(engine)
+
+    def _reading(self, read: Callable[[sa.Connection], T]) -> T:
+        """`read(conn)`, again once on a fresh connection if the pooled one was dead (a restarted
+        database): reads are safe to repeat, and without a pre-ping that is how a dead one shows."""
+        with translate_errors():
+            try:
+                with self._engine.connect() as conn:
+                    return read(conn)
+            except sa_exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            with self._engine.connect() as conn:  # SQLAlchemy invalidated the pool's older connections
+                return read(conn)
 
     @property
     def engine(self) -> sa.Engine:
         return self._engine
 
     def close(self) -> None:
+        if self._stop_listener is not None:
+            self._stop_listener.close()
+            self._stop_listener = None
         self._engine.dispose()
 
     def insert(self, job: Job, new_tags: Mapping[str, str] | None = None) -> None:
@@ -163,8 +186,7 @@ class SqlStore:
         job = self._decoded.get(job_id, version)
         if job is not None:
             return job
-        with translate_errors(), self._engine.connect() as conn:
-            row = conn.execute(_GET_BY_ID, {"job_id": job_id}).first()
+        row = self._reading(lambda conn: conn.execute(_GET_BY_ID, {"job_id": job_id}).first())
         if row is None:
             return None  # deleted since the probe
         job = _row_to_job(row)  # maybe newer than the probe: cached under its own version
@@ -194,26 +216,22 @@ class SqlStore:
 
     def list_jobs(self, tenant: str, kind: JobKind, query: ListQuery) -> Page:
         statement, decode = paging.list_statement(tenant, kind, query)
-        with translate_errors(), self._engine.connect() as conn:
-            rows = conn.execute(statement).all()
+        rows = self._reading(lambda conn: conn.execute(statement).all())
         found = [_row_to_job(row) for row in rows[: query.limit]]
         has_more = len(rows) > query.limit
         return Page(found, decode(found[-1]) if has_more and found else None)
 
     def count_active(self, tenant: str) -> int:
         query = sa.select(sa.func.count()).where(jobs.c.is_active.is_(True), jobs.c.tenant == tenant)
-        with translate_errors(), self._engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+        return int(self._reading(lambda conn: conn.execute(query).scalar_one()))
 
     def active_jobs(self) -> Sequence[Job]:
-        with translate_errors(), self._engine.connect() as conn:
-            rows = conn.execute(jobs.select().where(jobs.c.is_active.is_(True))).all()
+        rows = self._reading(lambda conn: conn.execute(jobs.select().where(jobs.c.is_active.is_(True))).all())
         return [_row_to_job(row) for row in rows]
 
     def get_tags(self, job_id: str) -> Mapping[str, str]:
         query = tags.select().where(tags.c.job_id == job_id).order_by(tags.c.key)
-        with translate_errors(), self._engine.connect() as conn:
-            return {row.key: row.value for row in conn.execute(query)}
+        return self._reading(lambda conn: {row.key: row.value for row in conn.execute(query)})
 
     def put_tags(self, job_id: str, new_tags: Mapping[str, str]) -> None:
         if not new_tags:
@@ -227,3 +245,22 @@ class SqlStore:
     def remove_tags(self, job_id: str, keys: Sequence[str]) -> None:
         with translate_errors(), self._engine.begin() as conn:
             conn.execute(tags.delete().where(tags.c.job_id == job_id, tags.c.key.in_(list(keys))))
+
+    def renew_lease(self, replica_id: str, host: str, until: datetime) -> None:
+        statement = replica_claims.lease_upsert(self._engine.dialect.name, replica_id, host, until)
+        with translate_errors(), self._engine.begin() as conn:
+            conn.execute(statement)
+
+    def claim(self, job_id: str, replica_id: str, now: datetime, *, may_take_over: bool = False) -> bool:
+        statement = replica_claims.claim_statement(job_id, replica_id, now, may_take_over=may_take_over)
+        with translate_errors(), self._engine.begin() as conn:
+            return bool(conn.execute(statement).rowcount == 1)
+
+    def active_claims(self) -> Sequence[Claim]:
+        return self._active_claims.read()
+
+    def watch_stops(self, on_stop: Callable[[str], None]) -> None:
+        if self._engine.dialect.name != "postgresql" or self._stop_listener is not None:
+            return  # SQLite cannot notify: the claims poll alone hears of another writer's stops
+        url = self._engine.url.set(drivername="postgresql")  # libpq's own spelling for psycopg
+        self._stop_listener = StopListener(url.render_as_string(hide_password=False), on_stop)

@@ -29,12 +29,15 @@ jobs = sa.Table(
     sa.Column("spec", sa.Text, nullable=False),
     sa.Column("request", sa.Text, nullable=False),
     sa.Column("state", sa.Text, nullable=False),
+    # The replica that drives the job's executor work (launch, stop delivery, observing); migration 0003.
+    sa.Column("claimed_by", sa.String(256)),
     sa.UniqueConstraint("tenant", "kind", "name_key", name="uq_jobs_tenant_kind_name"),
     sa.Index("ix_jobs_list_created", "tenant", "kind", "created_at", "id"),
     sa.Index("ix_jobs_list_status", "tenant", "kind", "primary_status", "created_at", "id"),
     sa.Index("ix_jobs_list_name", "tenant", "kind", "name_key", "id"),
     sa.Index("ix_jobs_list_modified", "tenant", "kind", "last_modified_at", "id"),
     sa.Index("ix_jobs_active", "is_active"),
+    sa.Index("ix_jobs_claimed_by", "claimed_by"),
 )
 
 tags = sa.Table(
@@ -43,6 +46,15 @@ tags = sa.Table(
     sa.Column("job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("value", sa.String(256), nullable=False),
+)
+
+# One lease per control-plane replica: its claims on jobs hold while `lease_expires_at` is ahead.
+replicas = sa.Table(
+    "replicas",
+    metadata,
+    sa.Column("id", sa.String(256), primary_key=True),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("lease_expires_at", sa.Float, nullable=False),
 )
 
 # Store identity and the jobs-created counter (a trigger keeps it; migration 0002; see data_dir.py).

@@ -71,12 +71,44 @@ def register(subparsers: Any) -> None:
     _option(
         parser, "--database-url", "database_url", "SQLAlchemy URL of the store; unset: SQLite in the data dir"
     )
-    _option(parser, "--executor", "executor", "executor of jobs without a trainplane:executor tag: local|ray")
+    _option(
+        parser,
+        "--replica-id",
+        "replica_id",
+        "this replica's name among servers on one database; unset: <host>-<random>, kept in the data dir",
+    )
+    _option(
+        parser,
+        "--replica-lease-seconds",
+        "replica_lease_seconds",
+        "how long a replica's claims on jobs outlive its last renewal (several replicas on one database)",
+    )
+    _option(
+        parser,
+        "--executor",
+        "executor",
+        "executor of jobs without the trainplane:executor tag: local|slurm|ray",
+    )
+    _option(
+        parser, "--slurm-partition", "slurm_partition", "Slurm partition (any --slurm-* option enables Slurm)"
+    )
+    _option(parser, "--slurm-account", "slurm_account", "Slurm account to charge")
+    _option(parser, "--slurm-shared-dir", "slurm_shared_dir", "run dirs of Slurm jobs, shared with the nodes")
     _option(
         parser, "--ray-address", "ray_address", "Ray's Job Submission API (http://head:8265): enables ray"
     )
     _option(
         parser, "--ray-shared-dir", "ray_shared_dir", "Ray jobs' run dirs, seen at this path by Ray's workers"
+    )
+    parser.add_argument(
+        "--slurm-sbatch-option",
+        dest="slurm_sbatch_options",
+        action="append",
+        default=None,
+        help=shared_options.env_help(
+            "an extra sbatch option, e.g. --slurm-sbatch-option=--qos=high (repeatable)",
+            config.env_name("slurm_sbatch_options"),
+        ),
     )
     parser.add_argument(
         "--allow-root-jobs",
@@ -153,6 +185,9 @@ def _typed_options(args: argparse.Namespace) -> dict[str, Any]:
         raw = getattr(args, setting.name, None)
         if raw is None or isinstance(raw, bool):
             typed[setting.name] = raw
+            continue
+        if isinstance(raw, list):  # a repeatable option
+            typed[setting.name] = tuple(raw)
             continue
         try:
             typed[setting.name] = config.coerce(str(setting.type), raw)

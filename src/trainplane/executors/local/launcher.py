@@ -7,16 +7,14 @@ deadlines. When a supervisor is lost before its final report, a successor superv
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -77,7 +75,7 @@ class LocalExecutor:
         directory = run_dir.RunDir(self._runs_dir / job.id)
         directory.path.mkdir(parents=True, exist_ok=True)
         handle = ExecutorHandle(self.name, {"run_dir": str(directory.path), "job_id": job.id})
-        with _locked(directory.lock_file):
+        with run_dir.locked(directory.lock_file):
             if _has_supervisor(directory):
                 _log.info("event=launch_skipped job=%s reason=already_launched", job.id)
                 return handle
@@ -89,7 +87,7 @@ class LocalExecutor:
     def _start_successor(self, directory: run_dir.RunDir, handle: ExecutorHandle) -> bool:
         """Start a supervisor that adopts the job of a lost one; False when none may be started."""
         job_id = handle.ref["job_id"]
-        with _locked(directory.lock_file):
+        with run_dir.locked(directory.lock_file):
             if _is_supervisor_alive(directory):
                 return True  # another caller started one meanwhile
             started = _count_successors(directory)
@@ -129,7 +127,7 @@ class LocalExecutor:
         job_id = handle.ref["job_id"]
         # The sweep observes every job every few seconds: unchanged report + supervisor known alive
         # (its pidfd has not fired) is one stat() instead of two reads, two JSON parses and /proc.
-        mark = _file_mark(directory.status_file)
+        mark = run_dir.file_mark(directory.status_file)
         cached = self._observed.get(job_id)
         if cached is not None and cached[0] == mark and self._watcher.is_watching(cached[1]):
             return cached[2]
@@ -181,12 +179,7 @@ class LocalExecutor:
         return StopReport(kill_sent_at=now if pids else None, kill_pids=len(pids), survivors=survivors)
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
-        try:
-            with _run_dir(handle).job_log.open("rb") as log:
-                log.seek(offset)
-                return log.read(max_bytes)
-        except FileNotFoundError:
-            return b""
+        return run_dir.read_log(_run_dir(handle), offset, max_bytes)
 
     def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
         directory = _run_dir(handle)
@@ -293,28 +286,8 @@ def _is_supervisor_alive(directory: run_dir.RunDir) -> bool:
     return record is not None and run_dir.is_alive(record)
 
 
-def _file_mark(path: Path) -> tuple[int, int, int] | None:
-    """Changes whenever the file is replaced or rewritten (inode, mtime, size)."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 def _count_successors(directory: run_dir.RunDir) -> int:
     try:
         return int(directory.successors_file.read_text())
     except (FileNotFoundError, ValueError):
         return 0
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive flock on `path` for the with-block: one launch of a job at a time."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import logging
 import math
-import os
 import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,7 +86,7 @@ class RayExecutor:
         handle = ExecutorHandle(
             self.name, {"run_dir": str(directory.path), "job_id": job.id, "submission_id": submission_id}
         )
-        with _locked(directory.lock_file):
+        with run_dir.locked(directory.lock_file):
             if (directory.path / SUBMISSION_FILE).exists():
                 _log.info("event=launch_skipped job=%s reason=already_submitted", job.id)
                 return handle
@@ -231,12 +229,7 @@ class RayExecutor:
         return _kill_cgroup(process_tree.JobCgroup(Path(process.cgroup)), handle.ref["job_id"])
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
-        try:
-            with _run_dir(handle).job_log.open("rb") as log:
-                log.seek(offset)
-                return log.read(max_bytes)
-        except FileNotFoundError:
-            return b""
+        return run_dir.read_log(_run_dir(handle), offset, max_bytes)
 
     def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
         directory = _run_dir(handle)
@@ -288,14 +281,3 @@ def _submission_id(handle: ExecutorHandle) -> str:
 def _is_supervisor_alive(directory: run_dir.RunDir) -> bool:
     record = run_dir.read_record(directory)
     return record is not None and run_dir.is_alive(record)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive flock on `path` for the with-block: one submission of a job at a time."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)

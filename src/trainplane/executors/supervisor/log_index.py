@@ -12,7 +12,6 @@ No fsync: marks are a reading aid; a power loss that loses some costs coarser ti
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import selectors
@@ -134,6 +133,8 @@ def watched(log_path: Path, index_path: Path, selector: selectors.BaseSelector) 
 
 
 def _watch(path: Path) -> int | None:
+    import ctypes  # here, not at the top: the supervisor's start is on every job's launch path
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         fd = int(libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC))

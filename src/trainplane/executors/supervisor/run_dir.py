@@ -14,8 +14,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,3 +133,36 @@ def signal_supervisor(run_dir: RunDir, signum: int) -> bool:
     finally:
         os.close(pidfd)
     return True
+
+
+def read_log(run_dir: RunDir, offset: int, max_bytes: int) -> bytes:
+    """Up to `max_bytes` of job.log from `offset`; b"" at or past its end (an offset past what the
+    file system can seek to included), or when there is no log yet."""
+    try:
+        with run_dir.job_log.open("rb") as log:
+            if offset >= os.fstat(log.fileno()).st_size:
+                return b""
+            log.seek(offset)
+            return log.read(max_bytes)
+    except FileNotFoundError:
+        return b""
+
+
+def file_mark(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime ns, size) of `path`: changes whenever the file is replaced or written."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` for the with-block: one launch (or takeover) of a job at a time."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
