@@ -119,14 +119,7 @@ class Settings:
         """The server's own files, never a location a request may name."""
         # SQLite opens <db>-journal too (a directory there makes the database unreadable at the next start).
         names = ("trainplane.db", "trainplane.db-wal", "trainplane.db-shm", "trainplane.db-journal", "runs")
-        extra = (
-            "notify.sock",
-            "notify-ray.sock",
-            "server.json",
-            "server.lock",
-            "store-id.json",
-            ".store-id.json.tmp",
-        )
+        extra = ("notify.sock", "server.json", "server.lock", "store-id.json", ".store-id.json.tmp")
         replica = ("replica-id", ".replica-id.tmp")  # server.replica_id()
         own = tuple(self.data_dir.absolute() / name for name in (*names, *extra, *replica))
         shared = tuple(Path(d) for d in (self.slurm_shared_dir, self.ray_shared_dir) if d)

@@ -142,7 +142,7 @@ def build(settings: Settings) -> ControlPlane:
         executors["ray"] = RayExecutor(
             settings.ray_runs_dir,
             settings.ray_address,
-            notify_socket_path=settings.data_dir / "notify-ray.sock",
+            notify_socket_path=settings.data_dir / "notify.sock",
             run_as=job_user,
         )
     service = JobService(

@@ -29,7 +29,6 @@ from typing import Any
 
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
-from trainplane.executors.local import notify
 from trainplane.executors.ray import launch_file, resources, unstarted
 from trainplane.executors.ray.submission import RayJobs, RayJobState
 from trainplane.executors.supervisor import log_index, process_tree, run_dir, status_file
@@ -67,7 +66,6 @@ class RayExecutor:
         self._python = python_executable
         self._notify_path = notify_socket_path
         self._run_as = None if run_as is None else dict(run_as)
-        self._listener: notify.Listener | None = None
         runs_dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -236,15 +234,10 @@ class RayExecutor:
         return log_index.read_marks(directory.job_log, directory.log_index)
 
     def watch(self, on_change: Callable[[str], None]) -> None:
-        """Listen for the supervisors' progress hints (no-op without a socket: sweeps suffice)."""
-        if self._notify_path is None or self._listener is not None:
-            return
-        self._listener = notify.Listener(self._notify_path, on_change)
+        """Nothing to start: supervisors send their hints to `notify_socket_path`, which the server's
+        local executor listens on (any job id wakes the reconciler); the sweep covers lost hints."""
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
         self._jobs.close()
 
 
