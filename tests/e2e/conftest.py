@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.support.postgres import PostgresTemplate
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
 
@@ -29,9 +30,18 @@ def sagemaker_client(url: str) -> Any:
     )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server"), "--stop-grace-seconds", "30")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server per test module, on each store: the end-to-end suite runs on SQLite and on PostgreSQL."""
+    store_args: tuple[str, ...] = ()
+    if request.param == "postgresql":
+        template: PostgresTemplate = request.getfixturevalue("postgres_template")
+        database_url = template.clone()
+        request.addfinalizer(lambda: template.drop(database_url))
+        store_args = ("--database-url", database_url)
+    process = ServerProcess(tmp_path_factory.mktemp("server"), "--stop-grace-seconds", "30", *store_args)
     process.start()
     yield process
     try:

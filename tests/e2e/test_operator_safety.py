@@ -60,6 +60,7 @@ def test_an_output_outside_the_allowed_roots_is_refused_at_create(
     assert "outputDataConfig.s3OutputPath" in _refused_field(sm, request)
 
 
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)  # the database file is SQLite's
 def test_the_servers_own_database_is_never_an_output_a_channel_or_a_local_path(
     sm: Any, server: ServerProcess, job_request: Any, tmp_path: Path
 ) -> None:
