@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger("trainplane.store")
 CHANNEL = "trainplane_stops"  # migration 0003_replica_claims's trigger notifies here, with the job id
@@ -34,6 +36,8 @@ class StopListener:
         self._thread.join(WAIT_SECONDS + CONNECT_TIMEOUT_SECONDS)
 
     def _run(self) -> None:
+        import psycopg  # only a server on PostgreSQL pays for the driver (memory, start time)
+
         while not self._closing.is_set():
             try:
                 self._listen()
@@ -42,6 +46,8 @@ class StopListener:
                 self._closing.wait(RECONNECT_SECONDS)
 
     def _listen(self) -> None:
+        import psycopg
+
         with psycopg.connect(
             self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
         ) as connection:

@@ -143,7 +143,6 @@ class Supervisor:
 
     def _finish(self, state: protocol.State) -> None:
         self._log_index.mark()  # the job's last lines get their time before packaging
-        self._log_index.close()
         was_stopped = self._stop is not None and (state.is_term_sent or not state.is_spawned)
         stop_reason = self._stop.reason if was_stopped and self._stop is not None else None
         exit = self._exit()
@@ -169,6 +168,9 @@ class Supervisor:
             self._package(stop_reason, state, exit.code)
         self._write(phase=Phase.FINISHED, finished_at=datetime.now(UTC))
         self._job.remove_cgroup()  # cleanup of an empty leaf: after the report, off the stop's path
+        # Closing an inotify instance waits for the kernel's SRCU grace period (milliseconds): after the
+        # final report, where it costs no stop any time.
+        self._log_index.close()
         _log.info(
             "event=job_finished job=%s failure=%s", self._job_id, self._report.observation.outcome.failure
         )
