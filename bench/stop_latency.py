@@ -35,6 +35,7 @@ while True:
     signal.pause()
 """
 LAZY_POLL_SECONDS = 0.05
+FLOOR_EXIT_TIMEOUT_SECONDS = 30
 
 
 def _read_mark(marks: Path, name: str) -> float | None:
@@ -54,7 +55,7 @@ def floor_trial(script: Path, work: Path, index: int) -> tuple[float, float | No
         harness.wait_for(lambda: (marks / "ready").exists(), 30, 0.005)
         sent = time.time()
         child.send_signal(signal.SIGTERM)
-        child.wait()
+        child.wait(FLOOR_EXIT_TIMEOUT_SECONDS)  # a floor trial that never ends fails the run, never hangs it
         reaped = time.time()
     finally:
         if child.poll() is None:
