@@ -15,6 +15,7 @@ import threading
 import time
 from types import FrameType
 
+WAKE_SLICE_SECONDS = 0.05  # the longest a stop can go unseen by wait_for_stop (see there)
 _state_lock = threading.Lock()  # guards install() only, never taken by the handler
 _is_installed = False
 _is_stop_requested = False
@@ -66,8 +67,12 @@ def wait_for_stop(timeout_seconds: float | None = None) -> bool:
         if remaining is not None and remaining <= 0:
             break
         # A signal interrupting select() runs the handler, which makes the pipe readable, and
-        # select() is retried (PEP 475): the wait ends right after the handler.
-        select.select([_wake_read_fd], [], [], remaining)
+        # select() is retried (PEP 475): the wait ends right after the handler. But a SIGTERM that
+        # lands just before select() is entered (after the loop's check) only runs its Python handler
+        # once the interpreter next checks for signals, after select() returns: the wait is cut into
+        # slices so such a stop is seen within one slice, never only at the timeout.
+        slice_seconds = WAKE_SLICE_SECONDS if remaining is None else min(remaining, WAKE_SLICE_SECONDS)
+        select.select([_wake_read_fd], [], [], slice_seconds)
     return _is_stop_requested
 
 
