@@ -145,6 +145,8 @@ def test_a_new_control_plane_reattaches_and_stops_a_running_job(settings: Settin
     first.reconciler.start()
     first.service.create(TENANT, _job(tmp_path, "survivor", LOOP_UNTIL_TERM))
     wait_until(lambda: _status(first, "survivor") is Secondary.TRAINING, 15)
+    # Training means spawned; the stop below must find the job's handler installed (or exit 143 counts).
+    wait_until(lambda: (tmp_path / "marker").exists(), 15, message="handler installed")
     first.close()  # the control plane goes away; the job must not
 
     second = build(settings)
