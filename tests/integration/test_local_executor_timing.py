@@ -27,8 +27,8 @@ EXIT_ON_TERM = textwrap.dedent(
     import os, pathlib, signal, sys, time
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     pathlib.Path(os.environ["TEST_DIR"], "ready").write_text("1")
-    while True:
-        time.sleep(60)
+    while True:  # short sleeps: a SIGTERM landing just before a long one would be slept through
+        time.sleep(0.05)
     """
 )
 

@@ -36,8 +36,8 @@ SAVE_ON_TERM = textwrap.dedent(
         sys.exit(0)
     signal.signal(signal.SIGTERM, on_term)
     (test_dir / "ready").write_text(str(os.getpid()))
-    while True:
-        time.sleep(60)
+    while True:  # short sleeps: a SIGTERM landing just before a long one would be slept through
+        time.sleep(0.05)
     """
 )
 # Ignores SIGTERM and leaves a forked child and a double-forked (setsid) daemon behind.
