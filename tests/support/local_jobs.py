@@ -178,6 +178,6 @@ def _kill(pid: int) -> None:
 def _start_ticks(pid: int) -> int | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, or exiting while it is read (ESRCH)
         return None
     return int(text[text.rindex(")") + 2 :].split()[19])
