@@ -147,7 +147,7 @@ def _cgroup_members(job_id: str) -> list[str]:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 members.append(f"{pid} state={fields[0]} ppid={fields[1]} in {leaf.parent.name}")
-            except (FileNotFoundError, IndexError):
+            except (FileNotFoundError, ProcessLookupError, IndexError):
                 members.append(f"{pid} (gone)")
     return members
 

@@ -70,7 +70,7 @@ def head_started_by_ray_up() -> int | None:
     try:
         pid = int((ray_dir / "head.pid").read_text())
         is_ray = b"ray" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, ProcessLookupError, ValueError):
         return None
     return pid if is_ray else None
 
