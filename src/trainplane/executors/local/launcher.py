@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -19,15 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trainplane.artifacts.environment import job_environment
-from trainplane.artifacts.layout import JobLayout
-from trainplane.artifacts.locations import pinned_output_root
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.local import notify
 from trainplane.executors.local.fork_server import ForkServerClient
 from trainplane.executors.local.process_watcher import ProcessWatcher
-from trainplane.executors.supervisor import log_index, process_tree, run_dir, status_file
+from trainplane.executors.supervisor import launch_file, log_index, process_tree, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
 from trainplane.executors.supervisor.supervisor import SUCCESSOR_FLAG
 from trainplane.service.ports import LogMarks, Observation, Phase
@@ -80,7 +76,9 @@ class LocalExecutor:
                 _log.info("event=launch_skipped job=%s reason=already_launched", job.id)
                 return handle
             directory.pid_file.unlink(missing_ok=True)  # a dead supervisor's record, if any
-            self._write_launch_file(job, directory)
+            launch_file.write(
+                job, directory, None if self._notify_path is None else str(self._notify_path), self._run_as
+            )
             self._spawn_supervisor(job.id, directory)
         return handle
 
@@ -199,32 +197,6 @@ class LocalExecutor:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-
-    def _write_launch_file(self, job: Job, directory: run_dir.RunDir) -> None:
-        layout = JobLayout(directory.base_dir)
-        base_env = dict(os.environ)  # job_environment keeps only its allow-list of it
-        if self._run_as is not None:
-            user, home = self._run_as["user"], self._run_as["home"]
-            base_env.update(HOME=home, USER=user, LOGNAME=user)
-        environment = job_environment(
-            job_name=job.name, job_arn=job.arn, spec=job.spec, layout=layout, base_env=base_env
-        )
-        status_file.write_atomic(
-            directory.launch_file,
-            {
-                "job_id": job.id,
-                "job_name": job.name,
-                "job_arn": job.arn,
-                "spec": documents.spec_to_dict(job.spec),
-                "environment": environment,
-                "notify_socket_path": None if self._notify_path is None else str(self._notify_path),
-                "run_as": self._run_as,
-                "output_root_real": pinned_output_root(job.spec.output_uri),
-            },
-            # Not fsynced (it is on the create path): a power loss that could lose it also ends the
-            # supervisor reading it, and the job is then reported lost from its store record.
-            is_durable=False,
-        )
 
     def _spawn_supervisor(self, job_id: str, directory: run_dir.RunDir, *flags: str) -> None:
         pid = self._fork_supervisor(directory, flags)

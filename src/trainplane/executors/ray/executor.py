@@ -29,9 +29,9 @@ from typing import Any
 
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
-from trainplane.executors.ray import launch_file, resources, unstarted
+from trainplane.executors.ray import resources, unstarted
 from trainplane.executors.ray.submission import RayJobs, RayJobState
-from trainplane.executors.supervisor import log_index, process_tree, run_dir, status_file
+from trainplane.executors.supervisor import launch_file, log_index, process_tree, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
 from trainplane.service.ports import LogMarks, Observation, Phase
 

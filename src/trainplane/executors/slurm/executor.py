@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -20,13 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trainplane.artifacts.environment import job_environment
-from trainplane.artifacts.layout import JobLayout
-from trainplane.artifacts.locations import pinned_output_root
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.slurm import batch, commands, takeover
-from trainplane.executors.supervisor import log_index, run_dir, status_file
+from trainplane.executors.supervisor import launch_file, log_index, run_dir, status_file
 from trainplane.executors.supervisor import report as reports
 from trainplane.service.ports import LogMarks, Observation, Phase
 
@@ -82,7 +78,10 @@ class SlurmExecutor:
             if submitted is not None and submitted.get("slurm_job_id"):
                 _log.info("event=launch_skipped job=%s reason=already_submitted", job.id)
                 return _handle(directory, job.id, str(submitted["slurm_job_id"]))
-            self._write_launch_file(job, directory)
+            # A datagram hint reaches the control plane when the node is this host; else the watch poll.
+            launch_file.write(
+                job, directory, None if self._notify_path is None else str(self._notify_path), self._run_as
+            )
             if directory.stop_file.exists():
                 # Stopped before the launch: never submitted; observe() finishes it as stopped.
                 _log.info("event=launch_skipped job=%s reason=stopped_before_launch", job.id)
@@ -107,32 +106,6 @@ class SlurmExecutor:
         )
         _log.info("event=slurm_submitted job=%s slurm_job_id=%s found=%s", job.id, slurm_job_id, bool(found))
         return slurm_job_id
-
-    def _write_launch_file(self, job: Job, directory: run_dir.RunDir) -> None:
-        base_env = dict(os.environ)  # job_environment keeps only its allow-list of it
-        if self._run_as is not None:
-            user, home = self._run_as["user"], self._run_as["home"]
-            base_env.update(HOME=home, USER=user, LOGNAME=user)
-        environment = job_environment(
-            job_name=job.name,
-            job_arn=job.arn,
-            spec=job.spec,
-            layout=JobLayout(directory.base_dir),
-            base_env=base_env,
-        )
-        doc = {
-            "job_id": job.id,
-            "job_name": job.name,
-            "job_arn": job.arn,
-            "spec": documents.spec_to_dict(job.spec),
-            "environment": environment,
-            # A datagram hint reaches the control plane when the node is this host; else the watch poll.
-            "notify_socket_path": None if self._notify_path is None else str(self._notify_path),
-            "run_as": self._run_as,
-            "output_root_real": pinned_output_root(job.spec.output_uri),  # packaging follows no link
-        }
-        # Not fsynced (the create path): a power loss that could lose it is seen as a lost job.
-        status_file.write_atomic(directory.launch_file, doc, is_durable=False)
 
     # --- stopping ------------------------------------------------------------------------------
 

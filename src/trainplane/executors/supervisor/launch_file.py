@@ -1,4 +1,4 @@
-"""launch.json for the supervisor a Ray job runs: the same document the local executor writes."""
+"""launch.json: what every launcher (local, Slurm, Ray) hands the supervisor it starts."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def write(
             # Packaging walks this real path, following no link the job made (docs/hostile-input.md).
             "output_root_real": pinned_output_root(job.spec.output_uri),
         },
-        # Not fsynced, as for local jobs: a power loss that could lose it also loses the submission,
+        # Not fsynced (on the create path): a power loss that could lose it also loses the launch,
         # and the job is then reported lost.
         is_durable=False,
     )
