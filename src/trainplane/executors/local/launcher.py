@@ -12,9 +12,7 @@ import logging
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from trainplane.executors.supervisor.supervisor import SUCCESSOR_FLAG
 from trainplane.service.ports import LogMarks, Observation, Phase
 
 _log = logging.getLogger(__name__)
-LOST_KILL_WAIT_SECONDS = 2.0  # how long cgroup.kill may take to empty a lost job's leaf
 MAX_SUCCESSORS = 3  # successor supervisors per job: one that cannot even start must not loop forever
 SUPERVISOR_MODULE = "trainplane.executors.supervisor.supervisor"
 WAKE_SIGNAL = signal.SIGUSR2  # "stop.json changed"; the supervisor treats SIGTERM as a preemption
@@ -160,21 +157,7 @@ class LocalExecutor:
             if process is not None and Path(f"/proc/{process.main_pid}").exists():
                 return StopReport(survivors=(process.main_pid,))
             return StopReport()
-        cgroup = process_tree.JobCgroup(Path(process.cgroup))
-        pids = cgroup.pids()
-        now = datetime.now(UTC)
-        if pids:
-            cgroup.kill()
-        deadline = time.monotonic() + LOST_KILL_WAIT_SECONDS
-        while cgroup.is_populated() and time.monotonic() < deadline:
-            time.sleep(0.01)  # cgroup.events has no wait API here; bounded and rare (lost jobs only)
-        survivors = tuple(sorted(cgroup.pids()))
-        if not survivors:
-            cgroup.remove()
-        _log.warning(
-            "event=lost_job_killed job=%s pids=%d survivors=%s", handle.ref["job_id"], len(pids), survivors
-        )
-        return StopReport(kill_sent_at=now if pids else None, kill_pids=len(pids), survivors=survivors)
+        return process_tree.kill_lost_job(process_tree.JobCgroup(Path(process.cgroup)), handle.ref["job_id"])
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         return run_dir.read_log(_run_dir(handle), offset, max_bytes)

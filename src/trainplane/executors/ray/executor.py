@@ -21,9 +21,7 @@ import math
 import shlex
 import signal
 import sys
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,6 @@ WAKE_SIGNAL = signal.SIGUSR2  # "stop.json changed"; SIGTERM would read as a pre
 # Ray SIGKILLs what it knows of a job this long after its own stop (`ray job stop` from outside): the
 # job's grace plus time for our supervisor to package the model and write its final report first.
 STOP_WAIT_MARGIN_SECONDS = 30
-LOST_KILL_WAIT_SECONDS = 2.0  # how long cgroup.kill may take to empty a lost job's leaf
 
 
 class RayExecutor:
@@ -224,7 +221,7 @@ class RayExecutor:
             if process is not None and Path(f"/proc/{process.main_pid}").exists():
                 return StopReport(survivors=(process.main_pid,))
             return StopReport()
-        return _kill_cgroup(process_tree.JobCgroup(Path(process.cgroup)), handle.ref["job_id"])
+        return process_tree.kill_lost_job(process_tree.JobCgroup(Path(process.cgroup)), handle.ref["job_id"])
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         return run_dir.read_log(_run_dir(handle), offset, max_bytes)
@@ -239,21 +236,6 @@ class RayExecutor:
 
     def close(self) -> None:
         self._jobs.close()
-
-
-def _kill_cgroup(cgroup: process_tree.JobCgroup, job_id: str) -> StopReport:
-    pids = cgroup.pids()
-    now = datetime.now(UTC)
-    if pids:
-        cgroup.kill()
-    deadline = time.monotonic() + LOST_KILL_WAIT_SECONDS
-    while cgroup.is_populated() and time.monotonic() < deadline:
-        time.sleep(0.01)  # cgroup.events has no wait API here; bounded and rare (lost jobs only)
-    survivors = tuple(sorted(cgroup.pids()))
-    if not survivors:
-        cgroup.remove()
-    _log.warning("event=lost_job_killed job=%s pids=%d survivors=%s", job_id, len(pids), survivors)
-    return StopReport(kill_sent_at=now if pids else None, kill_pids=len(pids), survivors=survivors)
 
 
 def _ray_says(state: RayJobState | None, submission_id: str) -> str:

@@ -10,9 +10,13 @@ import ctypes
 import errno
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+from trainplane.domain.job import StopReport
 
 _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
@@ -197,3 +201,22 @@ def own_cgroup() -> Path | None:
 def enter_cgroup_fd(procs_fd: int) -> None:
     """Runs in the forked child before exec: move this process into the job's leaf."""
     os.write(procs_fd, b"0")
+
+
+LOST_KILL_WAIT_SECONDS = 2.0  # how long cgroup.kill may take to empty a lost job's leaf
+
+
+def kill_lost_job(cgroup: JobCgroup, job_id: str) -> StopReport:
+    """SIGKILL what a lost supervisor left in the job's leaf (pain 4: orphans hold GPUs); what died."""
+    pids = cgroup.pids()
+    now = datetime.now(UTC)
+    if pids:
+        cgroup.kill()
+    deadline = time.monotonic() + LOST_KILL_WAIT_SECONDS
+    while cgroup.is_populated() and time.monotonic() < deadline:
+        time.sleep(0.01)  # cgroup.events has no wait API here; bounded and rare (lost jobs only)
+    survivors = tuple(sorted(cgroup.pids()))
+    if not survivors:
+        cgroup.remove()
+    _log.warning("event=lost_job_killed job=%s pids=%d survivors=%s", job_id, len(pids), survivors)
+    return StopReport(kill_sent_at=now if pids else None, kill_pids=len(pids), survivors=survivors)
