@@ -1,5 +1,5 @@
 """The ASGI app built from a JobService and an Authenticator: SageMaker and CloudWatch Logs on
-`POST /` (by X-Amz-Target), plus native routes."""
+`POST /` (by X-Amz-Target), STS on `POST /` (a form body), plus native routes."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from starlette.routing import Route
 
 from trainplane import protocol
 from trainplane.api import limits, native
-from trainplane.api.asgi import ClientDisconnected, Receive, Scope, Send
+from trainplane.api.asgi import App, ClientDisconnected, Receive, Scope, Send
 from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
 from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
 from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
+from trainplane.api.sts.endpoint import FORM_CONTENT_TYPE, StsEndpoint
 from trainplane.service.jobs import JobService
 
 
@@ -30,6 +31,7 @@ class Application:
         self.workers = Workers()
         self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
         self._logs = LogsEndpoint(service, authenticator, self.workers)
+        self._sts = StsEndpoint(service, authenticator, self.workers)
         routes = [
             Route("/", self._sagemaker, methods=["POST"]),
             Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
@@ -45,7 +47,10 @@ class Application:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
-            endpoint = self._logs if _target(scope).startswith(LOGS_TARGET_PREFIX) else self._sagemaker
+            target = _header(scope, b"x-amz-target")
+            endpoint: App = self._logs if target.startswith(LOGS_TARGET_PREFIX) else self._sagemaker
+            if not target and _header(scope, b"content-type").startswith(FORM_CONTENT_TYPE):
+                endpoint = self._sts  # the AWS query protocol: STS
             with contextlib.suppress(ClientDisconnected):
                 await endpoint(scope, receive, send)
             return
@@ -57,9 +62,9 @@ class Application:
         self.workers.close()
 
 
-def _target(scope: Scope) -> str:
+def _header(scope: Scope, wanted: bytes) -> str:
     for name, value in scope["headers"]:
-        if name == b"x-amz-target":
+        if name == wanted:
             return bytes(value).decode("latin-1")
     return ""
 

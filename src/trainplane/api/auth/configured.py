@@ -24,11 +24,17 @@ from trainplane.domain import errors
 
 SIGV4_SERVICE = "sagemaker"  # the signing name botocore uses for SageMaker (its service model)
 LOGS_TARGET_PREFIX = "Logs_20140328."  # CloudWatch Logs calls, which botocore signs as "logs"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"  # STS's query protocol, which botocore signs as "sts"
 
 
 def signing_service(request: RequestFacts) -> str:
-    """The service a request's signature must be scoped to, by its X-Amz-Target."""
-    return "logs" if request.headers.get("x-amz-target", "").startswith(LOGS_TARGET_PREFIX) else SIGV4_SERVICE
+    """The service a request's signature must be scoped to, by its X-Amz-Target (or form body: STS)."""
+    target = request.headers.get("x-amz-target", "")
+    if target.startswith(LOGS_TARGET_PREFIX):
+        return "logs"
+    if not target and request.headers.get("content-type", "").startswith(FORM_CONTENT_TYPE):
+        return "sts"  # the query protocol; STS is the one query service served
+    return SIGV4_SERVICE
 
 
 CREDENTIALS_SETTING = "--credentials-file / TRAINPLANE_CREDENTIALS_FILE"
