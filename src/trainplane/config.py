@@ -78,6 +78,7 @@ class Settings:
     slurm_shared_dir: str = ""  # Slurm jobs' run dirs, shared with the nodes; empty: <data dir>/runs
     ray_address: str = ""  # Ray's Job Submission API (http://head:8265); empty: no Ray executor
     ray_shared_dir: str = ""  # Ray jobs' run dirs, at the same path on Ray's workers; empty: <data_dir>/runs
+    s3_endpoint_url: str = ""  # an S3-compatible store for s3:// locations (credentials: the AWS chain)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

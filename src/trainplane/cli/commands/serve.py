@@ -100,6 +100,13 @@ def register(subparsers: Any) -> None:
     _option(
         parser, "--ray-shared-dir", "ray_shared_dir", "Ray jobs' run dirs, seen at this path by Ray's workers"
     )
+    _option(
+        parser,
+        "--s3-endpoint-url",
+        "s3_endpoint_url",
+        "S3-compatible store (MinIO, Ceph RGW, https://s3.<region>.amazonaws.com) for s3:// locations; "
+        "credentials from the usual AWS chain",
+    )
     parser.add_argument(
         "--slurm-sbatch-option",
         dest="slurm_sbatch_options",

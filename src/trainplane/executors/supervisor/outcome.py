@@ -87,10 +87,12 @@ def package(
 
     `pinned_output_root`: the output location's real path at launch (launch.json), or None.
     """
+    from trainplane.artifacts import s3_checkpoints
     from trainplane.artifacts.layout import JobLayout
     from trainplane.artifacts.packaging import package_model
 
     try:
+        s3_checkpoints.finish(spec, JobLayout(directory.base_dir))  # what the job saved, to s3:// if there
         return package_model(
             layout=JobLayout(directory.base_dir),
             output_uri=spec.output_uri,
