@@ -16,6 +16,8 @@ from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
 from tests.e2e.conftest import ROLE_ARN, sagemaker_client
+from tests.e2e.test_aws_cli import aws
+from tests.e2e.test_example_with_cli import trainplane
 from tests.support import compilable
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
@@ -25,12 +27,17 @@ TERMINAL = ("COMPLETED", "FAILED", "STOPPED")
 
 
 @pytest.fixture(scope="module")
-def sm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server for the module: compilation is the same on every store, so SQLite alone."""
     process = ServerProcess(tmp_path_factory.mktemp("server"))
     process.start()
-    yield sagemaker_client(process.url)
+    yield process
     process.kill()
+
+
+@pytest.fixture(scope="module")
+def sm(server: ServerProcess) -> Any:
+    return sagemaker_client(server.url)
 
 
 def compilation_request(
@@ -233,3 +240,35 @@ def test_the_artifact_manifest_says_how_it_was_compiled(sm: Any, tmp_path: Path)
     assert manifest["inputs"] == [{"name": "x", "shape": [4, 64], "dtype": "float32"}]
     assert manifest["target"]["label"] == "ml_c5" and manifest["target"]["mcpu"] == "skylake-avx512"
     assert manifest["source"]["sha256"] == hashlib.sha256(onnx_model).hexdigest()
+
+
+def test_the_aws_cli_and_the_trainplane_cli_drive_compilation_jobs(
+    server: ServerProcess, sm: Any, tmp_path: Path
+) -> None:
+    weights = compilable.mlp_weights()
+    model = compilable.model_tar(
+        tmp_path / "model.tar.gz", {"model.onnx": compilable.mlp_onnx_bytes(weights)}
+    )
+    request = compilation_request(model, tmp_path / "compiled")
+    name = request["CompilationJobName"]
+    (tmp_path / "request.json").write_text(json.dumps(request))
+
+    created = json.loads(
+        aws(
+            server, "create-compilation-job", "--cli-input-json", f"file://{tmp_path / 'request.json'}"
+        ).stdout
+    )
+    assert created["CompilationJobArn"].endswith(name.lower())
+    wait_finished(sm, name)
+
+    described = json.loads(aws(server, "describe-compilation-job", "--compilation-job-name", name).stdout)
+    assert described["CompilationJobStatus"] == "COMPLETED"
+    ours = trainplane(server, "describe-compilation-job", "--compilation-job-name", name)
+    assert ours.returncode == 0, ours.stderr
+    assert json.loads(ours.stdout)["ModelArtifacts"] == described["ModelArtifacts"]
+    listed = trainplane(server, "list-compilation-jobs", "--name-contains", name, "--output", "json")
+    assert [s["CompilationJobName"] for s in json.loads(listed.stdout)["CompilationJobSummaries"]] == [name]
+    table = trainplane(server, "list-compilation-jobs", "--name-contains", name)
+    assert table.returncode == 0 and "Status" in table.stdout
+    refused = trainplane(server, "stop-compilation-job", "--compilation-job-name", name)
+    assert refused.returncode == 1 and "COMPLETED" in refused.stderr
