@@ -63,5 +63,7 @@ def _standard_part(model: Any, output: str) -> Any:
             f"({', '.join(ml_ops)}); supported: tree ensembles (Treelite) and models of standard "
             "operators such as MLPClassifier/MLPRegressor"
         )
-    part.opset_import[:] = [opset for opset in part.opset_import if opset.domain != ML_DOMAIN]
+    kept = [opset for opset in part.opset_import if opset.domain != ML_DOMAIN]
+    del part.opset_import[:]
+    part.opset_import.extend(kept)
     return part
