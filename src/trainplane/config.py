@@ -38,6 +38,8 @@ def builtin_images() -> dict[str, dict[str, Any]]:
                 "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}",
             },
         },
+        # Compilation jobs run the compiler runner with this server's Python (its apache-tvm, treelite).
+        "trainplane/compiler": {"command": [sys.executable, "-m", "trainplane.compilation.runner"]},
         f"{image_map.BUILTIN_PYTHON_IMAGE}:*": {
             "command": [],
             "environment": {
@@ -79,6 +81,7 @@ class Settings:
     ray_address: str = ""  # Ray's Job Submission API (http://head:8265); empty: no Ray executor
     ray_shared_dir: str = ""  # Ray jobs' run dirs, at the same path on Ray's workers; empty: <data_dir>/runs
     s3_endpoint_url: str = ""  # an S3-compatible store for s3:// locations (credentials: the AWS chain)
+    usage_interval_seconds: float = 10.0  # how often each local supervisor samples its job's usage; 0: never
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -202,6 +205,9 @@ def validate(settings: Settings) -> None:
         "letters, digits and ._:@- (at most 200)",
     )
     _check_seconds(settings.replica_lease_seconds, "replica_lease_seconds", 1, 3600)
+    is_usage_off = settings.usage_interval_seconds == 0
+    if not is_usage_off:
+        _check_seconds(settings.usage_interval_seconds, "usage_interval_seconds", 0.1, 3600)
     _check(settings.log_level, settings.log_level.lower() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS))
     for root in settings.allowed_roots:
         _check(

@@ -184,6 +184,7 @@ def _outcome_to_dict(outcome: Outcome | None) -> dict[str, Any] | None:
         "model_uri": outcome.model_uri,
         "output_uri": outcome.output_uri,
         "has_complete_checkpoint": outcome.has_complete_checkpoint,
+        "model_digest": outcome.model_digest,
         "metrics": [metric_to_dict(m) for m in outcome.metrics],
         "stop_report": None if outcome.stop_report is None else stop_report_to_dict(outcome.stop_report),
     }
@@ -199,6 +200,7 @@ def _outcome_from_dict(doc: Mapping[str, Any] | None) -> Outcome | None:
         model_uri=doc.get("model_uri"),
         output_uri=doc.get("output_uri"),
         has_complete_checkpoint=bool(doc.get("has_complete_checkpoint")),
+        model_digest=doc.get("model_digest"),
         metrics=tuple(metric_from_dict(m) for m in doc.get("metrics", ())),
         stop_report=None if report is None else stop_report_from_dict(report),
     )
@@ -232,6 +234,9 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "last_modified_at": job.last_modified_at.timestamp(),
         "started_at": instant_to_wire(job.started_at),
         "ended_at": instant_to_wire(job.ended_at),
+        "group_id": job.group_id,
+        "run_number": job.run_number,
+        "delete_when_ended": job.delete_when_ended,
         **job_state_to_dict(job),
     }
 
@@ -257,4 +262,7 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
         stop=stop_from_dict(doc.get("stop")),
         handle=None if handle is None else ExecutorHandle(handle["executor"], dict(handle["ref"])),
         outcome=_outcome_from_dict(doc.get("outcome")),
+        group_id=doc.get("group_id"),
+        run_number=doc.get("run_number"),
+        delete_when_ended=bool(doc.get("delete_when_ended", False)),
     )

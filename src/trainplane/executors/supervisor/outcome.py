@@ -90,9 +90,19 @@ def package(
     from trainplane.artifacts import s3_checkpoints
     from trainplane.artifacts.layout import JobLayout
     from trainplane.artifacts.packaging import package_model
+    from trainplane.artifacts.published import PUBLISHED_ARCHIVE, publish
 
     try:
         s3_checkpoints.finish(spec, JobLayout(directory.base_dir))  # what the job saved, to s3:// if there
+        if PUBLISHED_ARCHIVE in spec.payload:  # a kind that publishes one named archive (compilation)
+            return publish(
+                layout=JobLayout(directory.base_dir),
+                output_uri=spec.output_uri,
+                archive_name=str(spec.payload[PUBLISHED_ARCHIVE]),
+                reason=reason,
+                now=datetime.now(UTC),
+                pinned_output_root=None if pinned_output_root is None else Path(pinned_output_root),
+            )
         return package_model(
             layout=JobLayout(directory.base_dir),
             output_uri=spec.output_uri,
@@ -126,4 +136,5 @@ def preload() -> None:
     """Import what packaging needs, ahead of time."""
     import trainplane.artifacts.layout
     import trainplane.artifacts.metrics
-    import trainplane.artifacts.packaging  # noqa: F401
+    import trainplane.artifacts.packaging
+    import trainplane.artifacts.published  # noqa: F401
