@@ -20,7 +20,9 @@ GRACE_TAG = "trainplane:stop-grace-seconds"  # this job's SIGTERM -> SIGKILL win
 EXECUTOR_TAG = "trainplane:executor"  # which executor runs this job (local, and later slurm, ray)
 # Read once, at create, into the job's spec: changing them afterwards would leave the spec (which the
 # supervisor already holds) and the tags telling two stories, so AddTags/DeleteTags refuse them.
-SPEC_TAGS = frozenset({GRACE_TAG, EXECUTOR_TAG})
+SPEC_TAGS = frozenset(
+    {GRACE_TAG, EXECUTOR_TAG, "trainplane:priority", "trainplane:max-runtime-warning-seconds"}
+)
 MAX_GRACE_SECONDS = 28 * 24 * 3600  # SageMaker's longest runtime; a longer grace is surely a typo
 
 

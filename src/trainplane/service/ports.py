@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from trainplane.domain.instance_types import Allocation
 from trainplane.domain.job import ExecutorHandle, Job, Outcome, StopIntent, StopReport
 from trainplane.domain.status import JobKind, Primary
 
@@ -199,8 +200,9 @@ class Executor(Protocol):
 
     name: str
 
-    def launch(self, job: Job) -> ExecutorHandle:
-        """Start the job (idempotent per job id). Raises: errors.Unavailable, errors.Invalid."""
+    def launch(self, job: Job, allocation: Allocation | None = None) -> ExecutorHandle:
+        """Start the job (idempotent per job id) with what it was given on this host (local executor;
+        others ask their engine for the instance type). Raises: errors.Unavailable, errors.Invalid."""
         ...
 
     def request_stop(self, handle: ExecutorHandle, intent: StopIntent) -> None:

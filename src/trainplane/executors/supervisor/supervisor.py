@@ -152,6 +152,8 @@ class Supervisor:
         failure = self._job.staging_error or self._job.spawn_error
         if failure is None and not was_stopped and state.is_spawned:
             failure = outcome.UNKNOWN_EXIT if exit.code is None else outcome.failure(self._dir, exit)
+            if exit.code != 0:
+                failure = self._job.out_of_memory() or failure  # issue 10: said as SageMaker says it
         has_signals = self._job.stop_report != StopReport()
         self._apply(
             phase=Phase.PACKAGING,
