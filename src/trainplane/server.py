@@ -39,6 +39,7 @@ from trainplane.executors.slurm.executor import SlurmExecutor
 from trainplane.executors.supervisor import limits
 from trainplane.service.capacity import HostCapacity, ResourceSettings
 from trainplane.service.claims import LEASE_RENEWALS, ReplicaSettings
+from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService, ServiceSettings
 from trainplane.service.ports import Executor
 from trainplane.service.reconciler import Reconciler
@@ -194,7 +195,8 @@ def build(settings: Settings) -> ControlPlane:
     service.set_on_change(reconciler.wake)
     service.set_is_driven_here(reconciler.owns)
     access = _access(settings)
-    app = create_app(service, access.authenticator)
+    groups = GroupService(store.groups, service, clock)
+    app = create_app(service, access.authenticator, groups=groups, keyring=access.keyring)
     return ControlPlane(store, executor, service, reconciler, app, access)
 
 

@@ -13,12 +13,14 @@ from starlette.routing import Route
 from trainplane import protocol
 from trainplane.api import limits, native
 from trainplane.api.asgi import ClientDisconnected, Receive, Scope, Send
+from trainplane.api.auth.keyring import ReloadableKeyring
 from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
 from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
 from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
+from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService
 
 
@@ -26,7 +28,17 @@ class Application:
     """Every body bounded first; then `POST /` goes straight to the SageMaker endpoint (every boto3
     call), the rest through a router."""
 
-    def __init__(self, service: JobService, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        service: JobService,
+        authenticator: Authenticator,
+        groups: GroupService | None = None,
+        keyring: ReloadableKeyring | None = None,
+    ) -> None:
+        # `groups` and `keyring` are for the dialects that speak of job groups (ModelArts, Baseten)
+        # and authenticate over the credentials file with their own schemes.
+        self.groups = groups
+        self.keyring = keyring
         self.workers = Workers()
         self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
         self._logs = LogsEndpoint(service, authenticator, self.workers)
@@ -64,6 +76,13 @@ def _target(scope: Scope) -> str:
     return ""
 
 
-def create_app(service: JobService, authenticator: Authenticator | None = None) -> Application:
-    """The app; without an authenticator every request acts for the one default tenant."""
-    return Application(service, authenticator or SingleTenant())
+def create_app(
+    service: JobService,
+    authenticator: Authenticator | None = None,
+    *,
+    groups: GroupService | None = None,
+    keyring: ReloadableKeyring | None = None,
+) -> Application:
+    """The app; without an authenticator every request acts for the one default tenant (and, without
+    a keyring, so does every request of the dialects with their own schemes)."""
+    return Application(service, authenticator or SingleTenant(), groups, keyring)
