@@ -54,7 +54,8 @@ class Demand:
             plural = "" if self.gpus == 1 else "s"
             lacking.append(f"{self.gpus} GPU{plural}: {len(free.gpu_ids)} of {len(total.gpu_ids)} free")
         if self.cpus > free.cpus + 1e-9:
-            lacking.append(f"{self.cpus:g} CPUs: {max(free.cpus, 0):g} of {total.cpus:g} free")
+            plural = "" if self.cpus == 1 else "s"
+            lacking.append(f"{self.cpus:g} CPU{plural}: {max(free.cpus, 0):g} of {total.cpus:g} free")
         if self.memory_mib > free.memory_mib:
             lacking.append(
                 f"{self.memory_mib} MiB of memory: {max(free.memory_mib, 0)} of {total.memory_mib} free"
