@@ -46,6 +46,19 @@ def test_fair_between_tenants_the_one_holding_less_goes_first() -> None:
     assert queue.grant(T0) == ["a0", "b0"]  # b's later job before a's second: a already holds one
 
 
+def test_one_slot_alternates_between_tenants() -> None:
+    queue = _queue(cpus=1)
+    for index in range(3):
+        queue.add(_entry(f"a{index}", index, tenant="a"))
+    queue.add(_entry("b0", 10, tenant="b"))
+    order = []
+    for _ in range(4):
+        (started,) = queue.grant(T0)
+        order.append(started)
+        queue._ledger.release(started)
+    assert order == ["a0", "b0", "a1", "a2"]
+
+
 def test_small_jobs_use_what_a_big_waiting_job_cannot() -> None:
     queue = _queue(cpus=3)
     queue.add(_entry("big", 1, demand=BIG))  # needs 4: never while the small ones run

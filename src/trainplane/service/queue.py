@@ -2,7 +2,8 @@
 
 Policy (docs/resources.md):
 1. Higher `trainplane:priority` first (default 0).
-2. Within a priority, fair between tenants: the tenant holding the fewest running jobs goes first.
+2. Within a priority, fair between tenants: the tenant holding the fewest running jobs goes first,
+   and of those the one whose last start is longest ago (so one slot alternates between tenants).
 3. Within a tenant, first come first served (creation time).
 A job that does not fit lets smaller ones behind it start (no idle capacity), but once the oldest job
 of a priority has waited `reserve_after_seconds`, nothing of its priority or below overtakes it: it
@@ -48,6 +49,8 @@ class Queue:
         self._levels: dict[int, _Lists] = {}
         self._entries: dict[str, Entry] = {}
         self._granted: dict[str, Allocation] = {}
+        self._served = 0
+        self._last_served: dict[str, int] = {}  # tenant -> when it last got a start (a counter)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -96,6 +99,8 @@ class Queue:
                 return started
             self.remove(entry.job_id)
             self._granted[entry.job_id] = self._ledger.take(entry.job_id, entry.tenant, entry.demand)
+            self._served += 1
+            self._last_served[entry.tenant] = self._served
             started.append(entry.job_id)
 
     def pick(self, now: datetime) -> Entry | None:
@@ -114,14 +119,14 @@ class Queue:
 
     def _fairest(self, lists: _Lists, free: Free) -> Entry | None:
         held = self._ledger.held_by_tenant
-        best: tuple[int, Entry] | None = None
+        best: tuple[int, int, Entry] | None = None
         for (tenant, demand), items in lists.items():
             if not free.fits(demand):
                 continue
-            key = (held.get(tenant, 0), items[0])
+            key = (held.get(tenant, 0), self._last_served.get(tenant, 0), items[0])
             if best is None or key < best:
                 best = key
-        return None if best is None else best[1]
+        return None if best is None else best[2]
 
     def ordered(self, limit: int) -> list[Entry]:
         """The first `limit` waiting jobs by priority, then creation (what "jobs ahead" counts)."""
