@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,68 @@ def test_a_type_larger_than_the_host_is_refused_at_create(plane: ControlPlane, t
     unknown = NewJob(**{**request.__dict__, "instance_type": "ml.g7e.2xlarge"})
     with pytest.raises(errors.Invalid, match="--instance-types"):
         plane.service.create("t", unknown)
+
+
+WARNED_THEN_WAITS = (
+    "import os, pathlib, signal, sys, time\n"
+    "from trainplane import runtime\n"
+    "runtime.watch_warning()\n"
+    "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\n"
+    "pathlib.Path(os.environ['MARKER']).write_text(repr(time.time()))\n"
+    "while not runtime.warning_received(): time.sleep(0.02)\n"
+    "pathlib.Path(os.environ['MARKER'] + '-warned').write_text(repr(runtime.time_left_seconds()))\n"
+    "while True: time.sleep(0.05)\n"
+)
+
+
+def _request(tmp_path: Path, name: str, script: str, **changes: object) -> NewJob:
+    request = NewJob(
+        name=name,
+        kind=JobKind.TRAINING,
+        dialect="test",
+        image="trainplane/python",
+        request={"TrainingJobName": name},
+        entrypoint=("python", "-c", script),
+        output_uri=f"file://{tmp_path / 'out'}",
+        environment={"MARKER": str(tmp_path / f"started-{name}")},
+    )
+    return NewJob(**{**request.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def test_job_is_warned_with_sigusr1_before_its_max_runtime(plane: ControlPlane, tmp_path: Path) -> None:
+    tags = {"trainplane:max-runtime-warning-seconds": "2"}
+    plane.service.create(
+        "t", _request(tmp_path, "warned", WARNED_THEN_WAITS, max_runtime_seconds=4, tags=tags)
+    )
+    warned = tmp_path / "started-warned-warned"
+    wait_until(warned.exists, 30, message="the job got SIGUSR1")
+    assert 0.5 < float(warned.read_text()) <= 2.1  # runtime.time_left_seconds() when it came
+    wait_until(
+        lambda: (
+            plane.service.describe("t", JobKind.TRAINING, "warned").status is Secondary.MAX_RUNTIME_EXCEEDED
+        ),
+        30,
+    )
+    history = plane.service.describe("t", JobKind.TRAINING, "warned").history
+    assert any("Max runtime warning (SIGUSR1) sent at" in t.message for t in history)
+
+
+def test_max_runtime_counts_from_the_start_not_from_queueing(plane: ControlPlane, tmp_path: Path) -> None:
+    _create(plane, tmp_path, "t", "blocker")
+    wait_until(lambda: _started(tmp_path) == ["blocker"], 60)
+    plane.service.create("t", _request(tmp_path, "queued", STARTS_THEN_WAITS, max_runtime_seconds=2))
+    created_at = plane.service.describe("t", JobKind.TRAINING, "queued").created_at
+    # Let it wait in the queue longer than its whole max runtime (the quantity under test is time).
+    wait_until(lambda: (datetime.now(UTC) - created_at).total_seconds() > 3, 10)
+    assert plane.service.describe("t", JobKind.TRAINING, "queued").status is Secondary.STARTING
+    plane.service.stop("t", JobKind.TRAINING, "blocker")
+    wait_until(
+        lambda: (
+            plane.service.describe("t", JobKind.TRAINING, "queued").status is Secondary.MAX_RUNTIME_EXCEEDED
+        ),
+        60,
+    )
+    job = plane.service.describe("t", JobKind.TRAINING, "queued")
+    assert job.started_at is not None and job.ended_at is not None
+    assert (job.started_at - created_at).total_seconds() > 3
+    assert (job.ended_at - job.started_at).total_seconds() >= 2  # its full 2 s, counted from its start

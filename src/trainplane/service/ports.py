@@ -262,6 +262,9 @@ class Observation:
     stop: StopIntent | None = None  # the stop the executor is carrying out (it may have started it)
     outcome: Outcome = field(default_factory=Outcome)  # as far as known: complete once the phase is FINISHED
     lost_reason: str | None = None  # LOST: what the engine says became of the job (e.g. Ray's status)
+    warned_at: datetime | None = (
+        None  # SIGUSR1 sent before max runtime (trainplane:max-runtime-warning-seconds)
+    )
 
 
 @dataclass(frozen=True)

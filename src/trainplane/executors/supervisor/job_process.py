@@ -115,6 +115,8 @@ class JobProcess:
         env = dict(self._launch["environment"])
         env[protocol.CONTROL_DIR_ENV] = str(self._dir.control_dir)
         env[protocol.SUPERVISOR_PID_ENV] = str(os.getpid())
+        if self.spec.max_runtime_seconds is not None:  # trainplane.runtime.time_left_seconds() reads it
+            env[protocol.MAX_RUNTIME_DEADLINE_ENV] = f"{time.time() + self.spec.max_runtime_seconds:.3f}"
         self._cgroup = process_tree.JobCgroup.create(self._job_id)
         self._limits = limits.JobLimits.apply(self._job_id, self._limits.limits, self._cgroup)
         # For a successor supervisor (OOM detection, cleanup); not fsynced: on the start path.
@@ -205,6 +207,15 @@ class JobProcess:
             main = {self._main_pid} if self._main_pid is not None and self._is_main_running() else set()
             return main | (process_tree.descendants(self._main_pid) if main and self._main_pid else set())
         return process_tree.descendants(os.getpid())
+
+    def send_warning(self) -> bool:
+        """SIGUSR1 to the entrypoint alone (its default action kills: only the job's own process asked
+        for it, not its workers); True if it was delivered."""
+        if self._main_pid is None or self.has_main_exited:
+            return False
+        reached = process_tree.signal_pids({self._main_pid}, signal.SIGUSR1)
+        _log.info("event=max_runtime_warning_sent job=%s delivered=%s", self._job_id, bool(reached))
+        return bool(reached)
 
     def send_term(self) -> None:
         """SIGTERM per the signal policy: the whole job ("group") or the entrypoint ("main")."""
