@@ -147,6 +147,15 @@ class Queue:
             count = f"{ahead} job{'' if ahead == 1 else 's'} ahead"
         return f"waiting for {lack}; {count}"
 
+    def message_of(self, job_id: str) -> str | None:
+        """One waiting job's message (without formatting every other one's)."""
+        entry = self._entries.get(job_id)
+        if entry is None:
+            return None
+        head = self.ordered(MESSAGE_HEAD)
+        ahead = next((index for index, seen in enumerate(head) if seen.job_id == job_id), None)
+        return self.message(entry, ahead)
+
     def messages(self) -> Iterable[tuple[str, str]]:
         """(job id, status message) for every waiting job."""
         head = self.ordered(MESSAGE_HEAD)

@@ -121,10 +121,9 @@ class Scheduler:
 
     def _write_message(self, job: Job) -> None:
         assert self._queue is not None
-        for job_id, message in self._queue.messages():
-            if job_id == job.id and self._written.get(job_id) != message:
-                self._save_message(job, message)
-                return
+        message = self._queue.message_of(job.id)
+        if message is not None and self._written.get(job.id) != message:
+            self._save_message(job, message)
 
     def _save_message(self, job: Job, message: str) -> None:
         last = job.history[-1]
