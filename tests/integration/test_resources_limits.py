@@ -7,6 +7,7 @@ run the v1 path there and the v2 path on a cgroup2-only host: the same assertion
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -128,3 +129,19 @@ def test_limits_are_enforceable_on_this_host() -> None:
     """The CI host must enforce both: a silent "not enforced" would make the tests above vacuous."""
     support = limits.probe()
     assert support.cpu is not None and support.memory is not None, support.describe()
+
+
+def test_host_gpus_come_from_nvml_where_it_answers_else_from_the_declaration() -> None:
+    """Runs everywhere: with NVML (nvidia-ml-py and a driver) it must list the devices; without, the
+    host must really have no NVIDIA device nodes, and only a declaration names GPUs."""
+    from trainplane.executors.local import host
+
+    found = host.nvml_gpus()
+    if found is None:
+        assert not list(Path("/dev").glob("nvidia[0-9]*")), "NVIDIA devices present but NVML did not answer"
+        assert host.detect().gpu_source == "none" and host.detect().gpu_ids == ()
+    else:
+        assert host.detect().gpu_source == "nvml" and host.detect().gpu_ids == found
+    declared = host.detect(("0", "1"))
+    assert (declared.gpu_ids, declared.gpu_source) == (("0", "1"), "declared")
+    assert declared.cpus == len(os.sched_getaffinity(0)) and declared.memory_mib > 0

@@ -83,7 +83,12 @@ class Scheduler:
                 queue.remove(job.id)  # stopped while waiting: it ends now, never spawned
             return None
         demand = capacity.demand_of(job.spec, settings)
-        if demand is None:
+        if demand is None:  # refused at create with the queue on; without it, it runs unlimited
+            log.warning(
+                "event=instance_type_unknown job=%s instance_type=%s limits=none",
+                job.id,
+                job.spec.instance_type,
+            )
             return None
         if ledger is None or queue is None:  # no queue: every job starts at once, within its limits
             return Allocation(min(demand.cpus, settings.host.cpus), demand.memory_mib, None)
