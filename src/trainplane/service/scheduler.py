@@ -96,12 +96,14 @@ class Scheduler:
         if held is not None:
             queue.take_grant(job.id)
             return held
+        is_new = job.id not in queue
         self._enqueue(job)
         queue.grant(self._clock.now())
         granted = queue.take_grant(job.id)
         if granted is not None:
             return granted
-        self._write_message(job)
+        if is_new:  # a queued job's message is refreshed by the sweep (write_messages), not per look
+            self._write_message(job)
         return WAIT
 
     def release(self, job_id: str) -> list[str]:
