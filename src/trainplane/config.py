@@ -39,6 +39,8 @@ def builtin_images() -> dict[str, dict[str, Any]]:
                 "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}",
             },
         },
+        # Compilation jobs run the compiler runner with this server's Python (its apache-tvm, treelite).
+        "trainplane/compiler": {"command": [sys.executable, "-m", "trainplane.compilation.runner"]},
         f"{image_map.BUILTIN_PYTHON_IMAGE}:*": {
             "command": [],
             "environment": {

@@ -214,6 +214,7 @@ class Supervisor:
             model_uri=packaged.model_uri,
             output_uri=packaged.output_uri,
             has_complete_checkpoint=packaged.has_complete_checkpoint,
+            model_digest=packaged.model_digest,
         )
 
     # --- observing -----------------------------------------------------------------------------
