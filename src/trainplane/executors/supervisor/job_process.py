@@ -134,6 +134,7 @@ class JobProcess:
             os.close(log_fd)
         # We reap with waitpid(-1) ourselves; tell Popen so it never warns or waits again.
         child.returncode = 0
+        self._limits.place(child.pid, self._cgroup)
         self.spawned_at = time.monotonic()
         self.started_at = datetime.now(UTC)
         self._main_pid = child.pid
