@@ -12,7 +12,7 @@ from datetime import timedelta
 from trainplane.domain import errors, images, messages, names, transitions
 from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
-from trainplane.service import admission
+from trainplane.service import admission, capacity
 from trainplane.service.ports import (
     Artifacts,
     Clock,
@@ -47,6 +47,7 @@ class ServiceSettings:
     account: str = names.DEFAULT_ACCOUNT
     max_active_jobs: int = 0  # 0: no limit
     default_executor: str = "local"
+    resources: capacity.ResourceSettings | None = None  # issue 10: instance types, host, queue
 
 
 class JobService:
@@ -96,6 +97,7 @@ class JobService:
             errors.LimitExceeded: the tenant has `max_active_jobs` jobs not yet finished.
         """
         spec = admission.spec_for(request, self._admission, self._artifacts)
+        capacity.check_create(spec, request.tags, self._settings.resources)
         placement = admission.placement_for(request)
         self._check_active_limit(tenant)
         job = new_job(
