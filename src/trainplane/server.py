@@ -28,6 +28,7 @@ from sqlalchemy.engine import url as sa_url
 from trainplane.api.app import Application, create_app
 from trainplane.api.auth import bearer_tokens, configured
 from trainplane.artifacts.local import LocalArtifacts
+from trainplane.artifacts.s3 import ENDPOINT_ENV as S3_ENDPOINT_ENV
 from trainplane.config import Settings, setting_name
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
 from trainplane.domain import errors
@@ -123,8 +124,15 @@ def build(settings: Settings) -> ControlPlane:
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore.open(settings.resolved_database_url, is_pre_ping=settings.database_pre_ping)
     clock = SystemClock()
+    if settings.s3_endpoint_url:
+        # The standard variable, so the supervisors this server starts (they inherit its environment)
+        # reach the same store through the usual AWS chain.
+        os.environ[S3_ENDPOINT_ENV] = settings.s3_endpoint_url
     artifacts = LocalArtifacts(
-        settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
+        settings.runs_dir,
+        allowed_roots=settings.location_roots,
+        protected=settings.protected_paths,
+        is_s3_enabled=bool(settings.s3_endpoint_url),
     )
     run_as = settings.run_as()
     job_user = (
