@@ -37,8 +37,10 @@ from trainplane.executors.slurm.batch import SlurmSettings
 from trainplane.executors.slurm.executor import SlurmExecutor
 from trainplane.service.claims import LEASE_RENEWALS, ReplicaSettings
 from trainplane.service.jobs import JobService, ServiceSettings
+from trainplane.service.models import ModelService
 from trainplane.service.ports import Executor
 from trainplane.service.reconciler import Reconciler
+from trainplane.store.models_store import SqlModelStore
 from trainplane.store.sql_store import SqlStore
 
 log = logging.getLogger("trainplane.server")
@@ -180,7 +182,15 @@ def build(settings: Settings) -> ControlPlane:
     service.set_on_change(reconciler.wake)
     service.set_is_driven_here(reconciler.owns)
     access = _access(settings)
-    app = create_app(service, access.authenticator)
+    models = ModelService(
+        SqlModelStore(store.engine),
+        service,
+        artifacts,
+        clock,
+        region=settings.region,
+        account=settings.account,
+    )
+    app = create_app(service, access.authenticator, models)
     return ControlPlane(store, executor, service, reconciler, app, access)
 
 

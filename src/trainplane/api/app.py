@@ -20,15 +20,18 @@ from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
 from trainplane.service.jobs import JobService
+from trainplane.service.models import ModelService
 
 
 class Application:
     """Every body bounded first; then `POST /` goes straight to the SageMaker endpoint (every boto3
     call), the rest through a router."""
 
-    def __init__(self, service: JobService, authenticator: Authenticator) -> None:
+    def __init__(
+        self, service: JobService, authenticator: Authenticator, models: ModelService | None = None
+    ) -> None:
         self.workers = Workers()
-        self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
+        self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers, models)
         self._logs = LogsEndpoint(service, authenticator, self.workers)
         routes = [
             Route("/", self._sagemaker, methods=["POST"]),
@@ -64,6 +67,8 @@ def _target(scope: Scope) -> str:
     return ""
 
 
-def create_app(service: JobService, authenticator: Authenticator | None = None) -> Application:
+def create_app(
+    service: JobService, authenticator: Authenticator | None = None, models: ModelService | None = None
+) -> Application:
     """The app; without an authenticator every request acts for the one default tenant."""
-    return Application(service, authenticator or SingleTenant())
+    return Application(service, authenticator or SingleTenant(), models)

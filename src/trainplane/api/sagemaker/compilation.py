@@ -84,7 +84,10 @@ def new_compilation_job(body: Body) -> NewJob:
         max_runtime_seconds=int(stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS)),
         tags=translate.tags_from_wire(body.get("Tags") or ()),
         default_grace_seconds=DEFAULT_GRACE_SECONDS,
-        payload={PUBLISHED_ARCHIVE: targets.artifact_name(input_config["S3Uri"], target)},
+        payload={
+            PUBLISHED_ARCHIVE: targets.artifact_name(input_config["S3Uri"], target),
+            "job_kind": JobKind.COMPILATION.value,  # written into the artifact's manifest
+        },
     )
 
 
