@@ -36,6 +36,7 @@ from trainplane.executors.ray.executor import RayExecutor
 from trainplane.executors.slurm.batch import SlurmSettings
 from trainplane.executors.slurm.executor import SlurmExecutor
 from trainplane.service.claims import LEASE_RENEWALS, ReplicaSettings
+from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService, ServiceSettings
 from trainplane.service.models import ModelService
 from trainplane.service.ports import Executor
@@ -131,7 +132,10 @@ def build(settings: Settings) -> ControlPlane:
         else {"uid": run_as.uid, "gid": run_as.gid, "user": run_as.user, "home": run_as.home}
     )
     executor = LocalExecutor(
-        settings.runs_dir, notify_socket_path=settings.data_dir / "notify.sock", run_as=job_user
+        settings.runs_dir,
+        notify_socket_path=settings.data_dir / "notify.sock",
+        run_as=job_user,
+        usage_interval_seconds=settings.usage_interval_seconds,
     )
     executors: dict[str, Executor] = {executor.name: executor}
     if settings.is_slurm_enabled:
@@ -190,7 +194,8 @@ def build(settings: Settings) -> ControlPlane:
         region=settings.region,
         account=settings.account,
     )
-    app = create_app(service, access.authenticator, models)
+    groups = GroupService(store.groups, service, clock)
+    app = create_app(service, access.authenticator, groups=groups, keyring=access.keyring, models=models)
     return ControlPlane(store, executor, service, reconciler, app, access)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from alembic.script import ScriptDirectory
 
 from tests.contract.test_store import make_job
 from tests.support.postgres import PostgresTemplate
+from trainplane.domain.groups import Placement
+from trainplane.domain.job import Job
 from trainplane.store import engines
-from trainplane.store.sql_store import SqlStore
+from trainplane.store.sql_store import SqlStore, _insert_values
 from trainplane.store.tables import meta, metadata
 
 START_TIMEOUT_SECONDS = 30  # the four migrate in well under a second
@@ -45,6 +48,7 @@ def test_migrated_schema_equals_the_tables_the_code_declares(blank_url: str) -> 
         engine.dispose()
     assert differences == []
     assert revision == ScriptDirectory.from_config(engines.alembic_config()).get_current_head()
+    assert revision == engines.HEAD_REVISION  # else a store at the real head migrates on every start
 
 
 def test_migrating_twice_changes_nothing(blank_url: str) -> None:
@@ -76,19 +80,47 @@ def test_jobs_stored_before_replica_claims_stay_counted_and_start_unclaimed(blan
     engine = engines.create(blank_url)
     try:
         engines.migrate(engine, "0002")
-        old = SqlStore(engine)
         before = make_job("before-claims")
-        old.insert(before)
+        insert_as_an_older_version_did(engine, before)
         engines.migrate(engine)
         store = SqlStore(engine)
         store.insert(make_job("after-claims"))
         query = sa.select(meta.c.value).where(meta.c.key == "jobs_created")
         with engine.connect() as conn:
             assert conn.execute(query).scalar_one() == "2"
-        assert store.get_by_id(before.id) == before
+        assert dataclasses.replace(store.get_by_id(before.id), group_id=None, run_number=None) == before
         assert {claim.job_id: claim.owner for claim in store.active_claims()}[before.id] is None
     finally:
         engine.dispose()
+
+
+def test_training_jobs_stored_before_job_groups_each_get_a_group_of_their_name(blank_url: str) -> None:
+    """Migration 0004: an existing training job is run 1 of a group named after it, as a new one is."""
+    engine = engines.create(blank_url)
+    try:
+        engines.migrate(engine, "0003_replica_claims")
+        before = [make_job("older-a"), make_job("older-b", tenant="other")]
+        for job in before:
+            insert_as_an_older_version_did(engine, job)
+        engines.migrate(engine)
+        store = SqlStore(engine)
+        for job in before:
+            migrated = store.get_by_id(job.id)
+            assert migrated.run_number == 1 and migrated.group_id is not None
+            group = store.groups.get(job.tenant, migrated.group_id)
+            assert (group.name, group.run_count, group.latest_job_id) == (job.name, 1, job.id)
+        after = store.insert(make_job("newer"), placement=Placement(name="older-a"))
+        assert (after.group_id, after.run_number) == (store.get_by_id(before[0].id).group_id, 2)
+    finally:
+        engine.dispose()
+
+
+def insert_as_an_older_version_did(engine: sa.Engine, job: Job) -> None:
+    """Insert `job` with only the columns the database has at its current (older) revision."""
+    present = sa.Table("jobs", sa.MetaData(), autoload_with=engine)
+    values = {key: value for key, value in _insert_values(job).items() if key in present.c}
+    with engine.begin() as conn:
+        conn.execute(present.insert().values(values))
 
 
 def test_replicas_starting_together_on_an_empty_postgresql_migrate_it_once(

@@ -39,6 +39,8 @@ def clone_jobs(database: Path, template_id: str, count: int) -> None:
             "name_key": "'bulk-' || seq.n",
             "arn": "t.arn || '-' || seq.n",
             "created_at": "t.created_at - seq.n",
+            "group_id": "NULL",  # ungrouped: a group row each would only slow the clone down
+            "run_number": "NULL",
         }
         select = ", ".join(renamed.get(c, f"t.{c}") for c in columns)
         db.execute(

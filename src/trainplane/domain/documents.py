@@ -234,6 +234,9 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "last_modified_at": job.last_modified_at.timestamp(),
         "started_at": instant_to_wire(job.started_at),
         "ended_at": instant_to_wire(job.ended_at),
+        "group_id": job.group_id,
+        "run_number": job.run_number,
+        "delete_when_ended": job.delete_when_ended,
         **job_state_to_dict(job),
     }
 
@@ -259,4 +262,7 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
         stop=stop_from_dict(doc.get("stop")),
         handle=None if handle is None else ExecutorHandle(handle["executor"], dict(handle["ref"])),
         outcome=_outcome_from_dict(doc.get("outcome")),
+        group_id=doc.get("group_id"),
+        run_number=doc.get("run_number"),
+        delete_when_ended=bool(doc.get("delete_when_ended", False)),
     )

@@ -18,6 +18,7 @@ INSTANCE_TYPE = "instance_type"
 INSTANCE_COUNT = "instance_count"
 TAGS = "tags"
 CHANNELS = "channels"
+GROUP = "group"  # the job group a run joins (ModelArts job, Baseten project)
 
 
 def channel_source(index: int) -> str:

@@ -157,6 +157,9 @@ class Job:
     stop: StopIntent | None = None
     handle: ExecutorHandle | None = None
     outcome: Outcome | None = None
+    group_id: int | None = None  # its job group (domain/groups.py); kinds that are not grouped: None
+    run_number: int | None = None  # 1, 2, 3 ... within the group, never reused
+    delete_when_ended: bool = False  # a delete that had to stop it first: gone once it has ended
 
     @property
     def primary(self) -> Primary:

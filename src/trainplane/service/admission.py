@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainplane.domain import errors, fields, images
+from trainplane.domain.groups import Placement
 from trainplane.domain.job import Channel, JobSpec, MetricDefinition
 from trainplane.domain.status import JobKind
 from trainplane.service.ports import Artifacts
@@ -47,6 +48,8 @@ class NewJob:
     instance_count: int = 1
     tags: Mapping[str, str] = field(default_factory=dict)
     payload: Mapping[str, Any] = field(default_factory=dict)  # what only this job kind needs
+    group: str | None = None  # the job group (by name, created if missing) this run joins
+    group_id: int | None = None  # or an existing job group of the tenant
     default_grace_seconds: float | None = None  # this kind's grace when no tag gives one; None: the server's
 
 
@@ -168,3 +171,21 @@ def _check_locations(request: NewJob, artifacts: Artifacts) -> None:
         artifacts.check_location(fields.CHECKPOINT_LOCATION, request.checkpoint_uri)
     if request.checkpoint_local_path is not None:
         artifacts.check_job_path(fields.CHECKPOINT_LOCAL_PATH, request.checkpoint_local_path)
+
+
+def placement_for(request: NewJob) -> Placement | None:
+    """The job group a new job joins: training jobs always join one, by default the one named after
+    the job (so every dialect that speaks of groups sees it); other kinds join none.
+
+    Raises:
+        errors.Invalid: both a group name and a group id, or a group for a kind that has none.
+    """
+    if request.group is not None and request.group_id is not None:
+        raise errors.Invalid(fields.GROUP, "give a job group's name or its id, not both")
+    if request.kind is not JobKind.TRAINING:
+        if request.group is not None or request.group_id is not None:
+            raise errors.Invalid(fields.GROUP, f"{request.kind.value} jobs do not belong to job groups")
+        return None
+    if request.group_id is not None:
+        return Placement(group_id=request.group_id)
+    return Placement(name=request.group or request.name)

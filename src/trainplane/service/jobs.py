@@ -13,7 +13,16 @@ from trainplane.domain import errors, images, messages, names, transitions
 from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
 from trainplane.service import admission
-from trainplane.service.ports import Artifacts, Clock, Executor, ListQuery, LogMarks, Page, Store
+from trainplane.service.ports import (
+    Artifacts,
+    Clock,
+    Executor,
+    ListQuery,
+    LogMarks,
+    Page,
+    Store,
+    UsageSample,
+)
 
 log = logging.getLogger("trainplane.service")
 
@@ -87,6 +96,7 @@ class JobService:
             errors.LimitExceeded: the tenant has `max_active_jobs` jobs not yet finished.
         """
         spec = admission.spec_for(request, self._admission, self._artifacts)
+        placement = admission.placement_for(request)
         self._check_active_limit(tenant)
         job = new_job(
             job_id=str(uuid.uuid4()),
@@ -99,7 +109,7 @@ class JobService:
             dialect=request.dialect,
             at=self._clock.now(),
         )
-        self._store.insert(job, request.tags)
+        job = self._store.insert(job, request.tags, placement)
         log.info("event=job_created job=%s name=%s executor=%s", job.id, job.name, spec.executor)
         self._on_change(job.id)
         return job
@@ -117,7 +127,53 @@ class JobService:
 
     def describe(self, tenant: str, kind: JobKind, name: str) -> Job:
         """Raises: errors.NotFound."""
-        return self._store.get(tenant, kind, name)
+        return _visible(self._store.get(tenant, kind, name))
+
+    def get_job(self, tenant: str, job_id: str) -> Job:
+        """The tenant's job by id. Raises: errors.NotFound (also for another tenant's job)."""
+        job = self._store.get_by_id(job_id)
+        if job.tenant != tenant:
+            raise errors.NotFound("job", job_id)
+        return _visible(job)
+
+    def stop_job(
+        self, tenant: str, job_id: str, reason: StopReason = StopReason.USER
+    ) -> tuple[StopOutcome, Job]:
+        """`stop` by id. Raises: errors.NotFound."""
+        return self._stop_with_retries(lambda: self.get_job(tenant, job_id), reason)
+
+    def delete_job(self, tenant: str, job_id: str, *, stop_first: bool = False) -> Job | None:
+        """Delete the tenant's job now if it has ended (None); with `stop_first`, stop an active one and
+        let the reconciler delete it once it has ended (returns it as it stands, hidden from now on).
+
+        Raises:
+            errors.NotFound: no such job.
+            errors.InvalidState: the job is active and not `stop_first`.
+        """
+        for _ in range(STALE_WRITE_RETRIES):
+            job = self.get_job(tenant, job_id)
+            if job.is_terminal:
+                try:
+                    self._store.delete(job)
+                except errors.StaleWrite:
+                    continue
+                return None
+            if not stop_first:
+                raise errors.InvalidState("delete", job.primary.value)
+            self.stop_job(tenant, job_id)
+            try:
+                return self._mark_deleted_when_ended(self.get_job(tenant, job_id))
+            except errors.StaleWrite:
+                continue  # it ended (or moved) meanwhile: decide again
+        raise errors.Unavailable("the job changed too often to delete it; try again")
+
+    def _mark_deleted_when_ended(self, job: Job) -> Job:
+        if job.is_terminal:
+            raise errors.StaleWrite(job.id, job.version)
+        marked = self._store.save(job.touched(delete_when_ended=True), expected_version=job.version)
+        log.info("event=delete_when_ended job=%s", job.id)
+        self._on_change(job.id)
+        return marked
 
     def list(self, tenant: str, kind: JobKind, query: ListQuery) -> Page:
         return self._store.list_jobs(tenant, kind, query)
@@ -130,7 +186,7 @@ class JobService:
         Raises:
             errors.NotFound: no such job.
         """
-        return self._stop_with_retries(lambda: self._store.get(tenant, kind, name), reason)
+        return self._stop_with_retries(lambda: self.describe(tenant, kind, name), reason)
 
     def stop_by_id(self, job_id: str, reason: StopReason) -> tuple[StopOutcome, Job]:
         return self._stop_with_retries(lambda: self._store.get_by_id(job_id), reason)
@@ -202,7 +258,7 @@ class JobService:
             errors.NotFound: no such job.
             errors.InvalidState: the job is not terminal.
         """
-        job = self._store.get(tenant, kind, name)
+        job = self.describe(tenant, kind, name)
         if not job.is_terminal:
             raise errors.InvalidState("delete", job.primary.value)
         self._store.delete(job)
@@ -215,17 +271,24 @@ class JobService:
         Raises:
             errors.NotFound: no such job.
         """
-        job = self._store.get(tenant, kind, name)
+        job = self.describe(tenant, kind, name)
         if job.handle is None:
             return b"", job.is_terminal
         return self._executors[job.handle.executor].read_log(job.handle, offset, max_bytes), job.is_terminal
 
     def read_log_marks(self, tenant: str, kind: JobKind, name: str) -> LogMarks:
         """When the job's log grew, for per-line timestamps. Raises: errors.NotFound: no such job."""
-        job = self._store.get(tenant, kind, name)
+        job = self.describe(tenant, kind, name)
         if job.handle is None:
             return LogMarks(0, (), None)
         return self._executors[job.handle.executor].read_log_marks(job.handle)
+
+    def read_usage(self, tenant: str, kind: JobKind, name: str) -> Sequence[UsageSample]:
+        """The job's usage samples, oldest first (none before it started). Raises: errors.NotFound."""
+        job = self._store.get(tenant, kind, name)
+        if job.handle is None or job.handle.executor not in self._executors:
+            return []
+        return self._executors[job.handle.executor].read_usage(job.handle)
 
     def job_by_arn(self, tenant: str, arn: str) -> Job:
         """Raises: errors.NotFound."""
@@ -233,7 +296,7 @@ class JobService:
         if parsed is None:
             raise errors.NotFound("resource", arn)
         kind, name = parsed
-        job = self._store.get(tenant, JobKind(kind), name)
+        job = self.describe(tenant, JobKind(kind), name)
         if job.arn != arn:
             raise errors.NotFound("resource", arn)
         return job
@@ -259,6 +322,13 @@ _STOP_STEPS = {
     StopReason.MAX_RUNTIME: messages.Step.MAX_RUNTIME_REACHED,
     StopReason.PREEMPTED: messages.Step.PREEMPTED,
 }
+
+
+def _visible(job: Job) -> Job:
+    """Raises: errors.NotFound for a job deleted once it has ended (it only awaits that)."""
+    if job.delete_when_ended:
+        raise errors.NotFound(f"{job.kind.value} job", job.name)
+    return job
 
 
 def _seconds_text(seconds: float) -> str:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from trainplane.domain.groups import JobGroup, Placement
 from trainplane.domain.job import ExecutorHandle, Job, Outcome, StopIntent, StopReport
-from trainplane.domain.status import JobKind, Primary
+from trainplane.domain.status import JobKind, Primary, Secondary
 
 
 class Clock(Protocol):
@@ -41,6 +42,8 @@ class ListQuery:
     ascending: bool = True
     limit: int = 100
     page_token: str | None = None
+    group_id: int | None = None  # only that job group's runs
+    statuses: frozenset[Secondary] | None = None  # only jobs in one of these fine statuses
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,82 @@ class Claim:
     owner_lease_expires_at: datetime | None  # the owner's lease; None: the owner holds none
 
 
+class GroupSortBy(enum.StrEnum):
+    NAME = "name"
+    DESCRIPTION = "description"
+    CREATION_TIME = "creation_time"
+    RUN_COUNT = "run_count"
+    STATUS = "status"  # the latest run's fine status
+    DURATION = "duration"  # the latest run's (end or now) - start
+
+
+@dataclass(frozen=True)
+class GroupQuery:
+    name_contains: str | None = None
+    latest_statuses: frozenset[Secondary] | None = None  # only groups whose latest run is in one
+    sort_by: GroupSortBy = GroupSortBy.NAME
+    ascending: bool = True
+    offset: int = 0
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    group: JobGroup
+    latest: Job | None
+
+
+@dataclass(frozen=True)
+class GroupPage:
+    groups: Sequence[GroupSummary]
+    total: int  # groups matching the query, on every page
+
+
+class GroupStore(Protocol):
+    """Durable job groups (domain/groups.py). Runs are placed and forgotten by the Store's insert and
+    delete, in their transactions; a group being deleted is invisible here."""
+
+    def create(self, tenant: str, name: str, description: str, now: datetime) -> JobGroup:
+        """Raises: errors.NameInUse."""
+        ...
+
+    def upsert(self, tenant: str, name: str, now: datetime) -> JobGroup: ...
+
+    def get(self, tenant: str, group_id: int) -> JobGroup:
+        """Raises: errors.NotFound (also for another tenant's group)."""
+        ...
+
+    def find(self, tenant: str, name: str) -> JobGroup | None: ...
+
+    def list(self, tenant: str, query: GroupQuery, now: datetime) -> tuple[Sequence[JobGroup], int]:
+        """One page of groups in the query's order, and how many match in all."""
+        ...
+
+    def set_description(self, tenant: str, group_id: int, description: str, now: datetime) -> JobGroup:
+        """Raises: errors.NotFound."""
+        ...
+
+    def mark_deleting(self, tenant: str, group_id: int) -> None:
+        """Hide the group; it goes with its last run (now, if it has none). Raises: errors.NotFound."""
+        ...
+
+
 class Store(Protocol):
     """Durable jobs. Every write is a compare-and-swap on the job's version."""
 
-    def insert(self, job: Job, tags: Mapping[str, str] | None = None) -> None:
-        """Store a new job and its tags in one transaction. Raises: errors.NameInUse."""
+    @property
+    def groups(self) -> GroupStore: ...
+
+    def insert(
+        self, job: Job, tags: Mapping[str, str] | None = None, placement: Placement | None = None
+    ) -> Job:
+        """Store a new job and its tags in one transaction, as a new run of the group `placement`
+        names (created if missing). Returns the job as stored (its group and run number set).
+
+        Raises:
+            errors.NameInUse: a job of that kind and name exists.
+            errors.NotFound: `placement.group_id` is not a group of the job's tenant.
+        """
         ...
 
     def get(self, tenant: str, kind: JobKind, name: str) -> Job:
@@ -84,7 +158,12 @@ class Store(Protocol):
         ...
 
     def delete(self, job: Job) -> None:
-        """Remove the job and its tags if unchanged since read. Raises: errors.StaleWrite."""
+        """Remove the job and its tags if unchanged since read (and its group, if that is being
+        deleted and this was its last run). Raises: errors.StaleWrite."""
+        ...
+
+    def ended_deletes(self) -> Sequence[Job]:
+        """Ended jobs still waiting for their delete (`delete_when_ended`): a crash came between."""
         ...
 
     def list_jobs(self, tenant: str, kind: JobKind, query: ListQuery) -> Page:
@@ -184,6 +263,16 @@ class Observation:
     lost_reason: str | None = None  # LOST: what the engine says became of the job (e.g. Ray's status)
 
 
+@dataclass(frozen=True)
+class UsageSample:
+    """What a job's processes used, as its supervisor sampled them (from the job's cgroup)."""
+
+    at: datetime
+    cpu_seconds: float  # CPU time used since the job started, all its processes together
+    memory_bytes: int  # memory charged to the job now
+    memory_peak_bytes: int | None = None  # the most it has been charged so far, where the kernel says
+
+
 class Executor(Protocol):
     """Launches, signals and reports; never decides a job's status and never writes the store."""
 
@@ -209,6 +298,10 @@ class Executor(Protocol):
 
     def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
         """When the job's log grew (for per-line timestamps)."""
+        ...
+
+    def read_usage(self, handle: ExecutorHandle) -> Sequence[UsageSample]:
+        """The job's resource usage samples, oldest first (empty where the engine keeps none)."""
         ...
 
     def watch(self, on_change: Callable[[str], None]) -> None:

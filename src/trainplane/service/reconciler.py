@@ -73,6 +73,8 @@ class Reconciler:
         self._store.watch_stops(self.wake)  # a stop another replica persists, heard at once
         for executor in self._executors.values():
             executor.watch(self.wake)
+        for job in self._store.ended_deletes():  # a crash came between their end and their delete
+            self._delete_ended(job)
         self.sweep()
 
     def start(self) -> None:
@@ -243,11 +245,21 @@ class Reconciler:
 
     def _save(self, job: Job, updated: Job) -> None:
         try:
-            self._store.save(updated, expected_version=job.version)
+            stored = self._store.save(updated, expected_version=job.version)
         except errors.StaleWrite:
             self.wake(job.id)  # a stop raced us: look again with fresh state
             return
         log.info("event=status_changed job=%s status=%s", job.id, updated.status.value)
+        if stored.is_terminal and stored.delete_when_ended:
+            self._delete_ended(stored)
+
+    def _delete_ended(self, job: Job) -> None:
+        """The delete a client asked for while the job ran (it had to stop first)."""
+        try:
+            self._store.delete(job)
+        except (errors.StaleWrite, errors.NotFound):
+            return  # changed or gone meanwhile: a restart's pass (recover) retries what is left
+        log.info("event=job_deleted_when_ended job=%s", job.id)
 
 
 def _max_runtime_deadline(job: Job) -> datetime | None:

@@ -112,7 +112,12 @@ def _is_encodable(text: str) -> bool:
 
 
 def _filters(tenant: str, kind: JobKind, query: ListQuery) -> list[sa.ColumnElement[bool]]:
-    clauses = [jobs.c.tenant == tenant, jobs.c.kind == kind.value]
+    # A job whose delete waits for it to end is gone for every reader but the reconciler.
+    clauses = [jobs.c.tenant == tenant, jobs.c.kind == kind.value, jobs.c.delete_when_ended.is_(False)]
+    if query.group_id is not None:
+        clauses.append(jobs.c.group_id == query.group_id)
+    if query.statuses is not None:
+        clauses.append(jobs.c.status.in_(sorted(s.value for s in query.statuses)))
     if query.name_contains and "\x00" in query.name_contains:
         clauses.append(sa.false())  # no name holds a NUL, and PostgreSQL cannot even compare one
     elif query.name_contains:

@@ -14,10 +14,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trainplane.domain import documents, errors, transitions
+from trainplane.domain.groups import Placement
 from trainplane.domain.job import Job
 from trainplane.domain.status import JobKind
 from trainplane.service.ports import Claim, ListQuery, Page
-from trainplane.store import engines, paging, replica_claims
+from trainplane.store import engines, groups, paging, replica_claims
 from trainplane.store.decoded_jobs import DecodedJobs
 from trainplane.store.driver_query import DriverQuery
 from trainplane.store.stop_listener import StopListener
@@ -75,6 +76,7 @@ def _row_values(job: Job) -> dict[str, Any]:
         "started_at": documents.instant_to_wire(job.started_at),
         "ended_at": documents.instant_to_wire(job.ended_at),
         "state": _json(documents.job_state_to_dict(job)),
+        "delete_when_ended": job.delete_when_ended,
     }
 
 
@@ -92,11 +94,32 @@ def _row_to_job(row: sa.Row[Any]) -> Job:
         "last_modified_at": row.last_modified_at,
         "started_at": row.started_at,
         "ended_at": row.ended_at,
+        "group_id": row.group_id,
+        "run_number": row.run_number,
+        "delete_when_ended": row.delete_when_ended,
         "spec": json.loads(row.spec),
         "request": json.loads(row.request),
         **json.loads(row.state),
     }
     return documents.job_from_dict(doc)
+
+
+def _insert_values(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "tenant": job.tenant,
+        "kind": job.kind.value,
+        "name": job.name,
+        "name_key": job.name.lower(),
+        "arn": job.arn,
+        "dialect": job.dialect,
+        "created_at": job.created_at.timestamp(),
+        "spec": _json(documents.spec_to_dict(job.spec)),
+        "request": _json(dict(job.request)),
+        "group_id": job.group_id,
+        "run_number": job.run_number,
+        **_row_values(job),
+    }
 
 
 class SqlStore:
@@ -109,6 +132,7 @@ class SqlStore:
         self._version_by_id = DriverQuery(_VERSION_BY_ID, engine)
         self._active_claims = replica_claims.ActiveClaims(engine)
         self._stop_listener: StopListener | None = None
+        self._groups = groups.SqlGroups(engine, self._reading)
 
     @classmethod
     def open(cls, url: str, *, is_pre_ping: bool = False) -> SqlStore:
@@ -134,35 +158,32 @@ class SqlStore:
     def engine(self) -> sa.Engine:
         return self._engine
 
+    @property
+    def groups(self) -> groups.SqlGroups:
+        return self._groups
+
     def close(self) -> None:
         if self._stop_listener is not None:
             self._stop_listener.close()
             self._stop_listener = None
         self._engine.dispose()
 
-    def insert(self, job: Job, new_tags: Mapping[str, str] | None = None) -> None:
-        values = {
-            "id": job.id,
-            "tenant": job.tenant,
-            "kind": job.kind.value,
-            "name": job.name,
-            "name_key": job.name.lower(),
-            "arn": job.arn,
-            "dialect": job.dialect,
-            "created_at": job.created_at.timestamp(),
-            "spec": _json(documents.spec_to_dict(job.spec)),
-            "request": _json(dict(job.request)),
-            **_row_values(job),
-        }
+    def insert(
+        self, job: Job, new_tags: Mapping[str, str] | None = None, placement: Placement | None = None
+    ) -> Job:
         with translate_errors():
             try:
                 with self._engine.begin() as conn:
-                    conn.execute(jobs.insert().values(values))
+                    if placement is not None:
+                        group_id, run_number = groups.place_run(conn, job, placement)
+                        job = dataclasses.replace(job, group_id=group_id, run_number=run_number)
+                    conn.execute(jobs.insert().values(_insert_values(job)))
                     if new_tags:
                         rows = [{"job_id": job.id, "key": k, "value": v} for k, v in new_tags.items()]
                         conn.execute(tags.insert(), rows)
             except sa_exc.IntegrityError as exc:
                 raise errors.NameInUse(job.kind.value, job.name, job.arn) from exc
+        return job
 
     def get(self, tenant: str, kind: JobKind, name: str) -> Job:
         params = {"tenant": tenant, "kind": kind.value, "name_key": name.lower()}
@@ -213,6 +234,11 @@ class SqlStore:
             statement = jobs.delete().where(jobs.c.id == job.id, jobs.c.version == job.version)
             if conn.execute(statement).rowcount != 1:
                 raise errors.StaleWrite(job.id, job.version)
+            groups.forget_run(conn, job, job.last_modified_at)
+
+    def ended_deletes(self) -> Sequence[Job]:
+        query = jobs.select().where(jobs.c.delete_when_ended.is_(True), jobs.c.is_active.is_(False))
+        return [_row_to_job(row) for row in self._reading(lambda conn: conn.execute(query).all())]
 
     def list_jobs(self, tenant: str, kind: JobKind, query: ListQuery) -> Page:
         statement, decode = paging.list_statement(tenant, kind, query)

@@ -1,7 +1,7 @@
 """Models (CreateModel): one row per tenant and case-insensitive name, with the artifact's source.
 
 Revision ID: 0005_models
-Revises: 0003_replica_claims
+Revises: 0004_job_groups
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_models"
-down_revision = "0003_replica_claims"
+down_revision = "0004_job_groups"
 branch_labels = None
 depends_on = None
 
