@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from trainplane import protocol
-from trainplane.api import limits, native
+from trainplane.api import limits, native, resume
 from trainplane.api.asgi import App, ClientDisconnected, Receive, Scope, Send
 from trainplane.api.auth.keyring import ReloadableKeyring
 from trainplane.api.auth.port import Authenticator
@@ -53,6 +53,9 @@ class Application:
             Route("/", self._sagemaker, methods=["POST"]),
             Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
             Route(protocol.LOG_ROUTE, native.make_logs_endpoint(service, authenticator), methods=["GET"]),
+            Route(
+                protocol.RESUME_ROUTE, resume.make_resume_endpoint(service, authenticator), methods=["POST"]
+            ),
         ]
         self._router = Starlette(
             routes=routes, exception_handlers={HTTPException: native.http_error}, lifespan=self._lifespan
