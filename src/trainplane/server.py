@@ -42,8 +42,10 @@ from trainplane.service.capacity import HostCapacity, ResourceSettings
 from trainplane.service.claims import LEASE_RENEWALS, ReplicaSettings
 from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService, ServiceSettings
+from trainplane.service.models import ModelService
 from trainplane.service.ports import Executor
 from trainplane.service.reconciler import Reconciler
+from trainplane.store.models_store import SqlModelStore
 from trainplane.store.sql_store import SqlStore
 
 log = logging.getLogger("trainplane.server")
@@ -203,8 +205,16 @@ def build(settings: Settings) -> ControlPlane:
     service.set_on_change(reconciler.wake)
     service.set_is_driven_here(reconciler.owns)
     access = _access(settings)
+    models = ModelService(
+        SqlModelStore(store.engine),
+        service,
+        artifacts,
+        clock,
+        region=settings.region,
+        account=settings.account,
+    )
     groups = GroupService(store.groups, service, clock)
-    app = create_app(service, access.authenticator, groups=groups, keyring=access.keyring)
+    app = create_app(service, access.authenticator, groups=groups, keyring=access.keyring, models=models)
     return ControlPlane(store, executor, service, reconciler, app, access)
 
 
