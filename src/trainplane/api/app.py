@@ -18,6 +18,7 @@ from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
 from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
 from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
+from trainplane.api.modelarts import endpoint as modelarts
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
 from trainplane.service.groups import GroupService
@@ -47,6 +48,9 @@ class Application:
             Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
             Route(protocol.LOG_ROUTE, native.make_logs_endpoint(service, authenticator), methods=["GET"]),
         ]
+        if groups is not None:  # last: Baseten's literal /v1/... routes must match before /v1/{project_id}
+            endpoint = modelarts.build(service, groups, authenticator, keyring, self.workers)
+            routes.append(Route(modelarts.ROUTE, endpoint))
         self._router = Starlette(
             routes=routes, exception_handlers={HTTPException: native.http_error}, lifespan=self._lifespan
         )
