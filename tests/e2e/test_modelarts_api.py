@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import tarfile
 import time
 import uuid
@@ -364,3 +365,17 @@ def test_a_location_outside_the_allowed_roots_is_refused_and_leaves_no_job(
     assert error_of(status, document) == (400, "ModelArts.0101")
     assert document["error_message"].startswith("config.train_url")
     assert ma.ok("GET", "/training-jobs", search_content=name)["jobs"] == []
+
+
+def test_a_huge_body_is_refused_in_the_modelarts_envelope(ma: ModelArts) -> None:
+    """Declared too large: refused before it is sent, as ModelArts words a refusal."""
+    parts = urlsplit(ma.base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        head = f"POST {parts.path}/training-jobs HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        sock.sendall(f"{head}Content-Length: {200 * 1024 * 1024}\r\n\r\n".encode())
+        received = b""
+        while chunk := sock.recv(65536):  # a 413 closes the connection
+            received += chunk
+    status_line, _, body = received.partition(b"\r\n\r\n")
+    assert status_line.split()[1] == b"413"
+    assert error_of(413, json.loads(body)) == (413, "ModelArts.0101")

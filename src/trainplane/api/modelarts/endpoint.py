@@ -22,7 +22,6 @@ from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService
 
 log = logging.getLogger("trainplane.api.modelarts")
-PREFIX = "/v1/"
 Answer = tuple[int, Mapping[str, str], bytes]
 
 
@@ -40,7 +39,7 @@ class ModelArtsEndpoint:
         except ClientDisconnected:
             return
         request = RequestFacts.from_scope(scope, request_headers(scope), body)
-        project_id, _, rest = scope["path"].removeprefix(PREFIX).partition("/")
+        project_id, _, rest = scope["path"].removeprefix(routes.PREFIX).partition("/")
         try:
             api, ids = routes.match(request.method, rest)
         except wire_errors.UnknownApi as exc:

@@ -11,6 +11,9 @@ from trainplane.api.modelarts import handlers
 from trainplane.api.modelarts.errors import UnknownApi
 
 Handler = Callable[[handlers.Context, handlers.Call], dict[str, Any]]
+PREFIX = "/v1/"
+# Literal first segments under /v1/ that other routes (Baseten's) own; every other one is a project.
+NOT_PROJECTS = frozenset({"training_projects", "training_jobs", "teams", "blobs"})
 JOB = "{job_id}"
 VERSION = "{version_id}"
 
@@ -63,3 +66,9 @@ def match(method: str, path: str) -> tuple[Api, dict[str, str]]:
         else:
             return api, ids
     raise UnknownApi(method, path)
+
+
+def is_modelarts_path(path: str) -> bool:
+    """Whether `path` is one ModelArts answers (`/v1/{project_id}/...`), e.g. to word a refusal."""
+    project, slash, _ = path.removeprefix(PREFIX).partition("/")
+    return path.startswith(PREFIX) and bool(slash) and bool(project) and project not in NOT_PROJECTS

@@ -45,6 +45,8 @@ def new_version(
 ) -> NewJob:
     """The run a version's config asks for. Raises: errors.Invalid (unknown spec or engine)."""
     spec = catalog.spec(config.spec_id)
+    if config.log_url is not None:
+        local_path("config.log_url", config.log_url)  # recorded only: the log is served from the job
     image, entrypoint, arguments, environment = _code(config, rules)
     train_url = config.train_url.rstrip("/") or config.train_url
     return NewJob(
@@ -123,40 +125,25 @@ def version(
     """The version object (§1.4) of a run, whichever dialect created it."""
     config = _config_of(job)
     spec = job.spec
-    resources = instance_types.resources_of(spec.instance_type)
-    engine = catalog.engine_of_image(rules, spec.image) if config.get("user_image_url") is None else None
     metrics = job.outcome.metrics if job.outcome else ()
     system_metrics = {"cpuUsage": [], "memUsage": [], "gpuUtil": [], "gpuMemUsage": [], "interval": 1}
     return {
         "version_id": job.run_number,
         "version_name": version_name(job.run_number),
         "pre_version_id": config.get("pre_version_id"),
-        "engine_type": engine.engine_id if engine else None,
-        "engine_name": catalog.engine_document(engine)["engine_name"] if engine else None,
-        "engine_id": engine.engine_id if engine else None,
-        "engine_version": catalog.engine_document(engine)["engine_version"] if engine else None,
+        **_engine(job, config, rules),
         "status": statuses.status_code(job.status),
         "app_url": config.get("app_url"),
         "boot_file_url": config.get("boot_file_url"),
         "create_time": epoch_ms(job.created_at),
         "parameter": [{"label": k, "value": v} for k, v in spec.hyperparameters.items()],
         "duration": int(job.runtime_seconds(now) * 1000),
-        "spec_id": catalog.spec_id_of(spec.instance_type),
-        "spec_code": spec.instance_type,
-        "core": str(resources.vcpus) if resources else None,
-        "cpu": f"{resources.memory_mib // 1024}GiB" if resources else None,
-        "gpu": bool(resources and resources.gpus),
-        "gpu_num": resources.gpus if resources else 0,
-        "gpu_type": resources.gpu_model if resources else "",
-        "worker_server_num": 1,
+        **_resources(spec.instance_type),
         "data_url": spec.channels[0].source if spec.channels else None,
         "data_source": [{"type": "obs", "data_url": c.source} for c in spec.channels],
         "train_url": config.get("train_url") or spec.output_uri,
         "log_url": config.get("log_url"),
-        "dataset_id": None,
-        "dataset_version_id": None,
-        "dataset_name": None,
-        "dataset_version_name": None,
+        **dict.fromkeys(("dataset_id", "dataset_version_id", "dataset_name", "dataset_version_name")),
         "model_id": None,
         "model_metric_list": json.dumps([{"metric": m.name, "value": m.value} for m in metrics]),
         "system_metric_list": json.dumps(system_metrics) if is_listed else system_metrics,
@@ -168,6 +155,28 @@ def version(
         "pool_id": None,
         "pool_name": None,
         "trainplane": _details(job),
+    }
+
+
+def _engine(job: Job, config: Mapping[str, Any], rules: Sequence[images.ImageRule]) -> dict[str, Any]:
+    """The engine a boot file ran on; none for a custom image."""
+    engine = catalog.engine_of_image(rules, job.spec.image) if config.get("user_image_url") is None else None
+    if engine is None:
+        return dict.fromkeys(("engine_type", "engine_name", "engine_id", "engine_version"))
+    return catalog.engine_document(engine)
+
+
+def _resources(instance_type: str) -> dict[str, Any]:
+    resources = instance_types.resources_of(instance_type)
+    return {
+        "spec_id": catalog.spec_id_of(instance_type),
+        "spec_code": instance_type,
+        "core": str(resources.vcpus) if resources else None,
+        "cpu": f"{resources.memory_mib // 1024}GiB" if resources else None,
+        "gpu": bool(resources and resources.gpus),
+        "gpu_num": resources.gpus if resources else 0,
+        "gpu_type": resources.gpu_model if resources else "",
+        "worker_server_num": 1,
     }
 
 
