@@ -118,7 +118,7 @@ def get_round(
 
 
 def measure(is_quick: bool) -> report.Result:
-    n = report.counts(is_quick, {"rounds": 5, "requests": 3000}, {"rounds": 2, "requests": 300})
+    n = report.counts(is_quick, {"rounds": 11, "requests": 1000}, {"rounds": 4, "requests": 200})
     with tempfile.TemporaryDirectory(prefix="bench-modelarts-") as tmp:
         work = Path(tmp)
         keys = write_credentials(work / "credentials.json")
