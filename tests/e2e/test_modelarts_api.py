@@ -119,6 +119,7 @@ def test_create_then_list_and_describe_in_modelarts_shapes(ma: ModelArts, tmp_pa
     assert [job["job_id"] for job in listed["jobs"]] == [created["job_id"]]
     assert listed["job_total_count"] == 1 and listed["jobs"][0]["version_count"] == 1
     assert ma.ok("GET", "/training-jobs", status=10, search_content=created["job_name"])["jobs"] == []
+    assert ma.ok("GET", "/training-jobs", status=13)["job_total_count"] == 0  # a code never reported
     ma.ok("POST", f"/training-jobs/{created['job_id']}/versions/1/stop")
 
 
