@@ -380,3 +380,32 @@ def test_a_huge_body_is_refused_in_the_modelarts_envelope(ma: ModelArts) -> None
     status_line, _, body = received.partition(b"\r\n\r\n")
     assert status_line.split()[1] == b"413"
     assert error_of(413, json.loads(body)) == (413, "ModelArts.0101")
+
+
+def test_the_digits_example_stops_with_its_checkpoint_and_the_next_version_resumes(
+    ma: ModelArts, tmp_path: Path
+) -> None:
+    """The demo's story through ModelArts: train, stop (KILLING, KILLED), keep the model and the
+    checkpoint in train_url, and a version made from it resumes where it stopped."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "train_digits.py"
+    parameters = [{"label": "seconds_per_epoch", "value": "0.1"}, {"label": "epochs", "value": "100000"}]
+    created = ma.create(config(tmp_path, f"python {example}", parameter=parameters))
+    job_id = created["job_id"]
+    path = f"/training-jobs/{job_id}/versions"
+
+    def log(version: int) -> str:
+        log_file = ma.ok("GET", f"{path}/{version}/log/file-names")["log_file_list"][0]
+        return str(ma.ok("GET", f"{path}/{version}/aom-log", log_file=log_file, lines=500)["content"])
+
+    wait_until(lambda: log(1).count("epoch=") >= 3, 60, 0.1, message="three epochs")
+    ma.ok("POST", f"{path}/1/stop")
+    stopped = ma.wait_status(job_id, 1, 12)
+    assert stopped["trainplane"]["has_complete_checkpoint"] is True
+    saved_epoch = model_json(stopped)["epoch"]
+    assert (tmp_path / "train" / "checkpoints" / "checkpoint.npz").exists()  # <train_url>/checkpoints
+
+    ma.ok("POST", path, {"config": {"pre_version_id": 1}})
+    resumed = wait_until(lambda: "resumed from epoch=" in (text := log(2)) and text, 60, 0.1)
+    assert int(resumed.split("resumed from epoch=")[1].split()[0]) >= saved_epoch
+    ma.ok("POST", f"{path}/2/stop")
+    ma.wait_status(job_id, 2, 12)
