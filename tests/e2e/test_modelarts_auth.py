@@ -187,6 +187,12 @@ def test_otcextensions_lists_and_stops_with_a_token(
     wait_until(lambda: list((tmp_path / "markers").glob("started-*")), 30, message="job started")
     running = {job.id for job in proxy.training_jobs(status=8, limit=100)}  # ?per_page=100&status=8
     assert created["job_id"] in running
+    suffix = uuid.uuid4().hex[:8]
+    for first in ("zz", "aa"):  # created in the opposite order of their names; sort_by goes as sortBy
+        quick = {**new_config(tmp_path), "user_command": "true"}
+        call(signed, "POST", "/training-jobs", {"job_name": f"{first}_{suffix}", "config": quick})
+    newest_first = [job.name for job in proxy.training_jobs(sort_by="create_time", order="desc", limit=1000)]
+    assert [n for n in newest_first if n.endswith(suffix)] == [f"aa_{suffix}", f"zz_{suffix}"]
     versions = list(proxy.training_job_versions(created["job_id"]))
     assert [(v.version_id, v.status) for v in versions] == [(1, 8)]
     # stop_training_job_version() fails inside otcextensions before sending (reference §3.5): raw adapter.
