@@ -20,6 +20,7 @@ from trainplane.api.auth.single_tenant import SingleTenant
 from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
 from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
 from trainplane.api.cloudwatch_metrics import endpoint as metrics
+from trainplane.api.modelarts import endpoint as modelarts
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
 from trainplane.api.sts.endpoint import FORM_CONTENT_TYPE, StsEndpoint
@@ -57,6 +58,9 @@ class Application:
                 protocol.RESUME_ROUTE, resume.make_resume_endpoint(service, authenticator), methods=["POST"]
             ),
         ]
+        if groups is not None:  # last: Baseten's literal /v1/... routes must match before /v1/{project_id}
+            endpoint = modelarts.build(service, groups, authenticator, keyring, self.workers)
+            routes.append(Route(modelarts.ROUTE, endpoint))
         self._router = Starlette(
             routes=routes, exception_handlers={HTTPException: native.http_error}, lifespan=self._lifespan
         )

@@ -77,6 +77,11 @@ class JobService:
         self._on_change = on_change  # wakes the reconciler
         self._is_driven_here: Callable[[str], bool] = lambda job_id: True
 
+    @property
+    def image_rules(self) -> Sequence[images.ImageRule]:
+        """The server's image map (dialects list its images: ModelArts' AI engines)."""
+        return self._settings.image_rules
+
     def set_on_change(self, on_change: Callable[[str], None]) -> None:
         self._on_change = on_change
 
