@@ -182,7 +182,9 @@ def build(settings: Settings) -> ControlPlane:
     service.set_is_driven_here(reconciler.owns)
     access = _access(settings)
     groups = GroupService(store.groups, service, clock)
-    app = create_app(service, access.authenticator, groups=groups, keyring=access.keyring)
+    app = create_app(
+        service, access.authenticator, groups=groups, keyring=access.keyring, data_dir=settings.data_dir
+    )
     return ControlPlane(store, executor, service, reconciler, app, access)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from trainplane import protocol
 from trainplane.api import limits, native
@@ -16,6 +17,7 @@ from trainplane.api.asgi import ClientDisconnected, Receive, Scope, Send
 from trainplane.api.auth.keyring import ReloadableKeyring
 from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
+from trainplane.api.baseten import routes as baseten
 from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
 from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
 from trainplane.api.off_loop import Workers
@@ -34,6 +36,7 @@ class Application:
         authenticator: Authenticator,
         groups: GroupService | None = None,
         keyring: ReloadableKeyring | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         # `groups` and `keyring` are for the dialects that speak of job groups (ModelArts, Baseten)
         # and authenticate over the credentials file with their own schemes.
@@ -42,11 +45,13 @@ class Application:
         self.workers = Workers()
         self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
         self._logs = LogsEndpoint(service, authenticator, self.workers)
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/", self._sagemaker, methods=["POST"]),
             Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
             Route(protocol.LOG_ROUTE, native.make_logs_endpoint(service, authenticator), methods=["GET"]),
         ]
+        if groups is not None:  # Baseten's fixed /v1/... paths go ahead of any /v1/{project_id}/... route
+            routes.extend(baseten.routes(service, groups, keyring, self.workers, data_dir))
         self._router = Starlette(
             routes=routes, exception_handlers={HTTPException: native.http_error}, lifespan=self._lifespan
         )
@@ -82,7 +87,8 @@ def create_app(
     *,
     groups: GroupService | None = None,
     keyring: ReloadableKeyring | None = None,
+    data_dir: Path | None = None,
 ) -> Application:
     """The app; without an authenticator every request acts for the one default tenant (and, without
     a keyring, so does every request of the dialects with their own schemes)."""
-    return Application(service, authenticator or SingleTenant(), groups, keyring)
+    return Application(service, authenticator or SingleTenant(), groups, keyring, data_dir)
