@@ -38,6 +38,8 @@ def builtin_images() -> dict[str, dict[str, Any]]:
                 "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}",
             },
         },
+        # Compilation jobs run the compiler runner with this server's Python (its apache-tvm, treelite).
+        "trainplane/compiler": {"command": [sys.executable, "-m", "trainplane.compilation.runner"]},
         f"{image_map.BUILTIN_PYTHON_IMAGE}:*": {
             "command": [],
             "environment": {
@@ -78,6 +80,7 @@ class Settings:
     slurm_shared_dir: str = ""  # Slurm jobs' run dirs, shared with the nodes; empty: <data dir>/runs
     ray_address: str = ""  # Ray's Job Submission API (http://head:8265); empty: no Ray executor
     ray_shared_dir: str = ""  # Ray jobs' run dirs, at the same path on Ray's workers; empty: <data_dir>/runs
+    usage_interval_seconds: float = 10.0  # how often each local supervisor samples its job's usage; 0: never
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -201,6 +204,9 @@ def validate(settings: Settings) -> None:
         "letters, digits and ._:@- (at most 200)",
     )
     _check_seconds(settings.replica_lease_seconds, "replica_lease_seconds", 1, 3600)
+    is_usage_off = settings.usage_interval_seconds == 0
+    if not is_usage_off:
+        _check_seconds(settings.usage_interval_seconds, "usage_interval_seconds", 0.1, 3600)
     _check(settings.log_level, settings.log_level.lower() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS))
     for root in settings.allowed_roots:
         _check(

@@ -130,7 +130,10 @@ def build(settings: Settings) -> ControlPlane:
         else {"uid": run_as.uid, "gid": run_as.gid, "user": run_as.user, "home": run_as.home}
     )
     executor = LocalExecutor(
-        settings.runs_dir, notify_socket_path=settings.data_dir / "notify.sock", run_as=job_user
+        settings.runs_dir,
+        notify_socket_path=settings.data_dir / "notify.sock",
+        run_as=job_user,
+        usage_interval_seconds=settings.usage_interval_seconds,
     )
     executors: dict[str, Executor] = {executor.name: executor}
     if settings.is_slurm_enabled:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.contract.test_store import T0, database_url, make_job, store  # noqa: F401  (fixtures)
+from tests.contract.test_store import T0, database_url, make_job, store
 from trainplane.domain import errors
 from trainplane.domain.groups import Placement
 from trainplane.domain.status import Secondary
@@ -18,6 +18,7 @@ from trainplane.service.ports import GroupQuery, GroupSortBy, ListQuery
 from trainplane.store.sql_store import SqlStore
 
 RACERS = 6
+__all__ = ["database_url", "store"]  # the fixtures, shared with the main store suite
 
 
 def test_runs_of_a_named_group_are_numbered_from_one_and_the_group_is_created_once(store: SqlStore) -> None:

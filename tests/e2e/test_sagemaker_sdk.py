@@ -86,3 +86,53 @@ def test_fit_with_its_default_logs_streams_the_jobs_output(server: ServerProcess
         f"step={step} loss={1.0 / step:.4f}" for step in range(1, 6)
     ]
     assert f"MODEL {tmp_path / 'out'}/{name}/output/model.tar.gz" in lines
+
+
+def sdk_environment(server: ServerProcess, tmp_path: Path) -> dict[str, str]:
+    """The settings a user gives the SDK: endpoint variables for each service, and telemetry off."""
+    config = tmp_path / "sagemaker-config.yaml"
+    config.write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+    )
+    return {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_SAGEMAKER": server.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": server.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH": server.url,
+        "AWS_ENDPOINT_URL_STS": server.url,
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+    }
+
+
+def test_training_job_analytics_dataframe_holds_the_jobs_metrics(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """training_job_analytics reads CloudWatch GetMetricStatistics (one row per metric and minute)."""
+    name = f"sdk-metrics-{uuid.uuid4().hex[:12]}"
+    result = subprocess.run(
+        [
+            str(SDK_PYTHON),
+            str(REPO / "tests" / "sdk" / "analytics.py"),
+            name,
+            str(tmp_path / "out"),
+            str(JOBS_DIR / "cooperative.py"),
+            str(tmp_path / "markers"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env=sdk_environment(server, tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = json.loads(result.stdout.strip().splitlines()[-1])
+    by_metric: dict[str, list[float]] = {}
+    for row in rows:
+        by_metric.setdefault(row["metric_name"], []).append(row["value"])
+    assert set(by_metric) == {"train:loss", "step"}
+    # The SDK asks for 60 s averages: 20 steps 50 ms apart fall in one minute, or across two.
+    assert 1 <= len(by_metric["step"]) <= 2
+    assert min(by_metric["step"]) <= 10.5 <= max(by_metric["step"])

@@ -1,5 +1,6 @@
 """The ASGI app built from a JobService and an Authenticator: SageMaker and CloudWatch Logs on
-`POST /` (by X-Amz-Target), plus native routes."""
+`POST /` (by X-Amz-Target), STS on `POST /` (a form body), CloudWatch metrics (by X-Amz-Target, or
+on their smithy-rpc-v2-cbor paths), plus native routes."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ from starlette.routing import BaseRoute, Route
 
 from trainplane import protocol
 from trainplane.api import limits, native
-from trainplane.api.asgi import ClientDisconnected, Receive, Scope, Send
+from trainplane.api.asgi import App, ClientDisconnected, Receive, Scope, Send
 from trainplane.api.auth.keyring import ReloadableKeyring
 from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
 from trainplane.api.baseten import routes as baseten
 from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
 from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
+from trainplane.api.cloudwatch_metrics import endpoint as metrics
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
+from trainplane.api.sts.endpoint import FORM_CONTENT_TYPE, StsEndpoint
 from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService
 
@@ -45,6 +48,8 @@ class Application:
         self.workers = Workers()
         self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
         self._logs = LogsEndpoint(service, authenticator, self.workers)
+        self._sts = StsEndpoint(service, authenticator, self.workers)
+        self._metrics = metrics.MetricsEndpoint(service, authenticator, self.workers)
         routes: list[BaseRoute] = [
             Route("/", self._sagemaker, methods=["POST"]),
             Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
@@ -62,9 +67,18 @@ class Application:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
-            endpoint = self._logs if _target(scope).startswith(LOGS_TARGET_PREFIX) else self._sagemaker
+            target = _header(scope, b"x-amz-target")
+            endpoint: App = self._logs if target.startswith(LOGS_TARGET_PREFIX) else self._sagemaker
+            if not target and _header(scope, b"content-type").startswith(FORM_CONTENT_TYPE):
+                endpoint = self._sts  # the AWS query protocol: STS
+            elif target.startswith(metrics.TARGET_PREFIX):
+                endpoint = self._metrics  # CloudWatch in AWS JSON 1.0
             with contextlib.suppress(ClientDisconnected):
                 await endpoint(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["path"].startswith(metrics.CBOR_PATH_PREFIX):
+            with contextlib.suppress(ClientDisconnected):
+                await self._metrics(scope, receive, send)  # CloudWatch in smithy-rpc-v2-cbor
             return
         await self._router(scope, receive, send)
 
@@ -74,9 +88,9 @@ class Application:
         self.workers.close()
 
 
-def _target(scope: Scope) -> str:
+def _header(scope: Scope, wanted: bytes) -> str:
     for name, value in scope["headers"]:
-        if name == b"x-amz-target":
+        if name == wanted:
             return bytes(value).decode("latin-1")
     return ""
 

@@ -188,6 +188,13 @@ def _classify(path: Path, relative: str, real_root: Path) -> tuple[_Entry | None
     return _Entry(relative, source, is_dir=False, size_bytes=target.stat().st_size), ""
 
 
+def write_tree_archive(dir_fd: int, name: str, root: Path, manifest: bytes, mtime: float) -> tuple[str, int]:
+    """Archive the files under `root` plus `manifest` as `name` in `dir_fd`, atomically: (sha256, size).
+
+    The same members and link rules as model.tar.gz (for artifacts other packagers publish)."""
+    return _write_archive(dir_fd, name, _collect(root), manifest, mtime)
+
+
 def _write_archive(
     dir_fd: int, name: str, tree: _Tree, manifest: bytes | None, manifest_mtime: float
 ) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from trainplane.client.compilation import CompilationJob, CompilationJobSummary
 from trainplane.client.models import TrainingJob, TrainingJobSummary
 from trainplane.domain.status import JobKind
 
@@ -52,5 +53,9 @@ TRAINING: JobKindWire[TrainingJob, TrainingJobSummary] = JobKindWire(
     JobKind.TRAINING, "TrainingJob", TrainingJob.from_wire, TrainingJobSummary.from_wire
 )
 
+COMPILATION: JobKindWire[CompilationJob, CompilationJobSummary] = JobKindWire(
+    JobKind.COMPILATION, "CompilationJob", CompilationJob.from_wire, CompilationJobSummary.from_wire
+)
+
 # Every kind the client speaks, by domain kind.
-BY_KIND: Mapping[JobKind, JobKindWire[Any, Any]] = {TRAINING.kind: TRAINING}
+BY_KIND: Mapping[JobKind, JobKindWire[Any, Any]] = {TRAINING.kind: TRAINING, COMPILATION.kind: COMPILATION}

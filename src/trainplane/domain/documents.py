@@ -184,6 +184,7 @@ def _outcome_to_dict(outcome: Outcome | None) -> dict[str, Any] | None:
         "model_uri": outcome.model_uri,
         "output_uri": outcome.output_uri,
         "has_complete_checkpoint": outcome.has_complete_checkpoint,
+        "model_digest": outcome.model_digest,
         "metrics": [metric_to_dict(m) for m in outcome.metrics],
         "stop_report": None if outcome.stop_report is None else stop_report_to_dict(outcome.stop_report),
     }
@@ -199,6 +200,7 @@ def _outcome_from_dict(doc: Mapping[str, Any] | None) -> Outcome | None:
         model_uri=doc.get("model_uri"),
         output_uri=doc.get("output_uri"),
         has_complete_checkpoint=bool(doc.get("has_complete_checkpoint")),
+        model_digest=doc.get("model_digest"),
         metrics=tuple(metric_from_dict(m) for m in doc.get("metrics", ())),
         stop_report=None if report is None else stop_report_from_dict(report),
     )

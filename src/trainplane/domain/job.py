@@ -130,6 +130,7 @@ class Outcome:
     model_uri: str | None = None
     output_uri: str | None = None
     has_complete_checkpoint: bool = False
+    model_digest: str | None = None  # the published artifact's sha256 (hex), where the packager took it
     metrics: tuple[Metric, ...] = ()
     stop_report: StopReport | None = None
 

@@ -50,6 +50,7 @@ class NewJob:
     payload: Mapping[str, Any] = field(default_factory=dict)  # what only this job kind needs
     group: str | None = None  # the job group (by name, created if missing) this run joins
     group_id: int | None = None  # or an existing job group of the tenant
+    default_grace_seconds: float | None = None  # this kind's grace when no tag gives one; None: the server's
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,19 @@ def spec_for(request: NewJob, settings: AdmissionSettings, artifacts: Artifacts)
         checkpoint_uri=request.checkpoint_uri,
         checkpoint_local_path=request.checkpoint_local_path,
         max_runtime_seconds=request.max_runtime_seconds,
-        grace_seconds=settings.default_grace_seconds if grace_tag is None else parse_grace_tag(grace_tag),
+        grace_seconds=_default_grace(request, settings) if grace_tag is None else parse_grace_tag(grace_tag),
         metric_definitions=tuple(request.metric_definitions),
         instance_type=request.instance_type,
         instance_count=request.instance_count,
         executor=_executor(request.tags.get(EXECUTOR_TAG), settings),
         payload=dict(request.payload),
     )
+
+
+def _default_grace(request: NewJob, settings: AdmissionSettings) -> float:
+    if request.default_grace_seconds is None:
+        return settings.default_grace_seconds
+    return request.default_grace_seconds
 
 
 def _executor(tag: str | None, settings: AdmissionSettings) -> str:

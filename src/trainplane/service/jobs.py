@@ -13,7 +13,16 @@ from trainplane.domain import errors, images, messages, names, transitions
 from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
 from trainplane.service import admission
-from trainplane.service.ports import Artifacts, Clock, Executor, ListQuery, LogMarks, Page, Store
+from trainplane.service.ports import (
+    Artifacts,
+    Clock,
+    Executor,
+    ListQuery,
+    LogMarks,
+    Page,
+    Store,
+    UsageSample,
+)
 
 log = logging.getLogger("trainplane.service")
 
@@ -273,6 +282,13 @@ class JobService:
         if job.handle is None:
             return LogMarks(0, (), None)
         return self._executors[job.handle.executor].read_log_marks(job.handle)
+
+    def read_usage(self, tenant: str, kind: JobKind, name: str) -> Sequence[UsageSample]:
+        """The job's usage samples, oldest first (none before it started). Raises: errors.NotFound."""
+        job = self._store.get(tenant, kind, name)
+        if job.handle is None or job.handle.executor not in self._executors:
+            return []
+        return self._executors[job.handle.executor].read_usage(job.handle)
 
     def job_by_arn(self, tenant: str, arn: str) -> Job:
         """Raises: errors.NotFound."""

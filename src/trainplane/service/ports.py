@@ -263,6 +263,16 @@ class Observation:
     lost_reason: str | None = None  # LOST: what the engine says became of the job (e.g. Ray's status)
 
 
+@dataclass(frozen=True)
+class UsageSample:
+    """What a job's processes used, as its supervisor sampled them (from the job's cgroup)."""
+
+    at: datetime
+    cpu_seconds: float  # CPU time used since the job started, all its processes together
+    memory_bytes: int  # memory charged to the job now
+    memory_peak_bytes: int | None = None  # the most it has been charged so far, where the kernel says
+
+
 class Executor(Protocol):
     """Launches, signals and reports; never decides a job's status and never writes the store."""
 
@@ -288,6 +298,10 @@ class Executor(Protocol):
 
     def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
         """When the job's log grew (for per-line timestamps)."""
+        ...
+
+    def read_usage(self, handle: ExecutorHandle) -> Sequence[UsageSample]:
+        """The job's resource usage samples, oldest first (empty where the engine keeps none)."""
         ...
 
     def watch(self, on_change: Callable[[str], None]) -> None:

@@ -24,11 +24,22 @@ from trainplane.domain import errors
 
 SIGV4_SERVICE = "sagemaker"  # the signing name botocore uses for SageMaker (its service model)
 LOGS_TARGET_PREFIX = "Logs_20140328."  # CloudWatch Logs calls, which botocore signs as "logs"
+METRICS_PREFIX = (
+    "GraniteServiceVersion20100801"  # CloudWatch's target/service, which botocore signs as "monitoring"
+)
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"  # STS's query protocol, which botocore signs as "sts"
 
 
 def signing_service(request: RequestFacts) -> str:
-    """The service a request's signature must be scoped to, by its X-Amz-Target."""
-    return "logs" if request.headers.get("x-amz-target", "").startswith(LOGS_TARGET_PREFIX) else SIGV4_SERVICE
+    """The service a request's signature must be scoped to, by its X-Amz-Target, path or form body (STS)."""
+    target = request.headers.get("x-amz-target", "")
+    if target.startswith(LOGS_TARGET_PREFIX):
+        return "logs"
+    if target.startswith(METRICS_PREFIX) or request.path.startswith(f"/service/{METRICS_PREFIX}"):
+        return "monitoring"  # CloudWatch, in AWS JSON 1.0 or smithy-rpc-v2-cbor
+    if not target and request.headers.get("content-type", "").startswith(FORM_CONTENT_TYPE):
+        return "sts"  # the query protocol; STS is the one query service served
+    return SIGV4_SERVICE
 
 
 CREDENTIALS_SETTING = "--credentials-file / TRAINPLANE_CREDENTIALS_FILE"

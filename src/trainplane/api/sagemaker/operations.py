@@ -10,7 +10,7 @@ from typing import Any
 
 from trainplane.api.auth.port import Principal
 from trainplane.api.memo import Memo
-from trainplane.api.sagemaker import translate
+from trainplane.api.sagemaker import compilation, translate
 from trainplane.domain import errors
 from trainplane.domain.job import Job
 from trainplane.domain.status import JobKind
@@ -100,6 +100,11 @@ OPERATIONS: Mapping[str, Operation] = {
     "ListTrainingJobs": Operation(list_training_jobs, is_read_only=True),
     "StopTrainingJob": Operation(stop_training_job, is_read_only=False),
     "DeleteTrainingJob": Operation(delete_training_job, is_read_only=False),
+    "CreateCompilationJob": Operation(compilation.create, is_read_only=False),
+    "DescribeCompilationJob": Operation(compilation.describe, is_read_only=True),
+    "ListCompilationJobs": Operation(compilation.list_jobs, is_read_only=True),
+    "StopCompilationJob": Operation(compilation.stop, is_read_only=False),
+    "DeleteCompilationJob": Operation(compilation.delete, is_read_only=False),
     "AddTags": Operation(add_tags, is_read_only=False),
     "ListTags": Operation(list_tags, is_read_only=True),
     "DeleteTags": Operation(delete_tags, is_read_only=False),

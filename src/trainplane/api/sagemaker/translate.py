@@ -266,3 +266,9 @@ def tags_from_wire(items: Any) -> dict[str, str]:
             raise errors.Invalid(f"tags.{index}.member.key", "duplicate tag keys: each key may appear once")
         tags[key] = tag["Value"]
     return tags
+
+
+# Shared with the dialect's other resources (compilation jobs, models).
+epoch = _epoch
+without_none = _without_none
+details = _details

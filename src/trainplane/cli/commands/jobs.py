@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from rich.console import Console, RenderableType
 
-from trainplane.cli import arguments, render, shared_options, skeleton
+from trainplane.cli import arguments, render, render_compilation, shared_options, skeleton
 from trainplane.client import Client, JobKindWire, kinds
 from trainplane.domain.status import JobKind
 
@@ -35,6 +35,11 @@ class KindView:
 # One entry per job kind; every verb below becomes `<verb>-<kind>-job` for each.
 KIND_VIEWS: Mapping[JobKind, KindView] = {
     JobKind.TRAINING: KindView(kinds.TRAINING, render.training_job_view, render.training_jobs_table),
+    JobKind.COMPILATION: KindView(
+        kinds.COMPILATION,
+        render_compilation.compilation_job_view,
+        render_compilation.compilation_jobs_table,
+    ),
 }
 
 Run = Callable[[Client, KindView, dict[str, Any], argparse.Namespace], None]

@@ -100,6 +100,12 @@ def register(subparsers: Any) -> None:
     _option(
         parser, "--ray-shared-dir", "ray_shared_dir", "Ray jobs' run dirs, seen at this path by Ray's workers"
     )
+    _option(
+        parser,
+        "--usage-interval-seconds",
+        "usage_interval_seconds",
+        "how often each local job's CPU and memory use is sampled into its run dir (0: never)",
+    )
     parser.add_argument(
         "--slurm-sbatch-option",
         dest="slurm_sbatch_options",

@@ -12,7 +12,7 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,17 @@ from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.local import notify
 from trainplane.executors.local.fork_server import ForkServerClient
 from trainplane.executors.local.process_watcher import ProcessWatcher
-from trainplane.executors.supervisor import launch_file, log_index, process_tree, run_dir, status_file
+from trainplane.executors.supervisor import (
+    launch_file,
+    log_index,
+    process_tree,
+    run_dir,
+    status_file,
+    usage,
+)
 from trainplane.executors.supervisor import report as reports
 from trainplane.executors.supervisor.supervisor import SUCCESSOR_FLAG
-from trainplane.service.ports import LogMarks, Observation, Phase
+from trainplane.service.ports import LogMarks, Observation, Phase, UsageSample
 
 _log = logging.getLogger(__name__)
 MAX_SUCCESSORS = 3  # successor supervisors per job: one that cannot even start must not loop forever
@@ -45,8 +52,11 @@ class LocalExecutor:
         notify_socket_path: Path | None = None,
         use_fork_server: bool = True,
         run_as: Mapping[str, Any] | None = None,
+        usage_interval_seconds: float = usage.DEFAULT_INTERVAL_SECONDS,
     ) -> None:
-        """`run_as`: {"uid", "gid", "user", "home"} jobs run as; None: the server's own user."""
+        """`run_as`: {"uid", "gid", "user", "home"} jobs run as; None: the server's own user.
+        `usage_interval_seconds`: how often each supervisor samples its job's usage (0: never)."""
+        self._usage_interval_seconds = usage_interval_seconds
         self._runs_dir = runs_dir
         self._run_as = None if run_as is None else dict(run_as)
         self._python = python_executable
@@ -74,7 +84,11 @@ class LocalExecutor:
                 return handle
             directory.pid_file.unlink(missing_ok=True)  # a dead supervisor's record, if any
             launch_file.write(
-                job, directory, None if self._notify_path is None else str(self._notify_path), self._run_as
+                job,
+                directory,
+                None if self._notify_path is None else str(self._notify_path),
+                self._run_as,
+                usage_interval_seconds=self._usage_interval_seconds,
             )
             self._spawn_supervisor(job.id, directory)
         return handle
@@ -165,6 +179,9 @@ class LocalExecutor:
     def read_log_marks(self, handle: ExecutorHandle) -> LogMarks:
         directory = _run_dir(handle)
         return log_index.read_marks(directory.job_log, directory.log_index)
+
+    def read_usage(self, handle: ExecutorHandle) -> Sequence[UsageSample]:
+        return usage.read_samples(_run_dir(handle).usage_file)
 
     def watch(self, on_change: Callable[[str], None]) -> None:
         """Listen on the notify socket (no-op without one: the reconciler's polling suffices)."""

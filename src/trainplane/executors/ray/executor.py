@@ -21,7 +21,7 @@ import math
 import shlex
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.ray import resources, unstarted
 from trainplane.executors.ray.submission import RayJobs, RayJobState
-from trainplane.executors.supervisor import launch_file, log_index, process_tree, run_dir, status_file
+from trainplane.executors.supervisor import launch_file, log_index, process_tree, run_dir, status_file, usage
 from trainplane.executors.supervisor import report as reports
-from trainplane.service.ports import LogMarks, Observation, Phase
+from trainplane.service.ports import LogMarks, Observation, Phase, UsageSample
 
 _log = logging.getLogger(__name__)
 SUPERVISOR_MODULE = "trainplane.executors.supervisor.supervisor"
@@ -222,6 +222,10 @@ class RayExecutor:
                 return StopReport(survivors=(process.main_pid,))
             return StopReport()
         return process_tree.kill_lost_job(process_tree.JobCgroup(Path(process.cgroup)), handle.ref["job_id"])
+
+    def read_usage(self, handle: ExecutorHandle) -> Sequence[UsageSample]:
+        """The supervisor's samples, read from the shared run dir (empty where it is not readable)."""
+        return usage.read_samples(_run_dir(handle).usage_file)
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         return run_dir.read_log(_run_dir(handle), offset, max_bytes)

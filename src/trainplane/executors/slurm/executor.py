@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,9 @@ from typing import Any
 from trainplane.domain import documents, errors
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.slurm import batch, commands, takeover
-from trainplane.executors.supervisor import launch_file, log_index, run_dir, status_file
+from trainplane.executors.supervisor import launch_file, log_index, run_dir, status_file, usage
 from trainplane.executors.supervisor import report as reports
-from trainplane.service.ports import LogMarks, Observation, Phase
+from trainplane.service.ports import LogMarks, Observation, Phase, UsageSample
 
 _log = logging.getLogger(__name__)
 SUBMISSION_FILE = "slurm.json"  # {"slurm_job_id": "..."}, or {"submitting": true} while sbatch runs
@@ -217,6 +217,10 @@ class SlurmExecutor:
                 )
                 return dataclasses.replace(last.observation, phase=Phase.LOST)
             return takeover.finish(directory, verdict, last)
+
+    def read_usage(self, handle: ExecutorHandle) -> Sequence[UsageSample]:
+        """The supervisor's samples, read from the shared run dir (empty where it is not readable)."""
+        return usage.read_samples(_run_dir(handle).usage_file)
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         return run_dir.read_log(_run_dir(handle), offset, max_bytes)

@@ -23,7 +23,7 @@ from typing import Any
 from trainplane import protocol
 from trainplane.domain import documents, errors
 from trainplane.domain.job import Failure, FailureKind, StopReport
-from trainplane.executors.supervisor import process_tree, run_dir
+from trainplane.executors.supervisor import process_tree, run_dir, usage
 from trainplane.executors.supervisor.report import ProcessRecord
 
 _log = logging.getLogger(__name__)
@@ -253,6 +253,10 @@ class JobProcess:
             if time.monotonic() >= verify_until:
                 return reached, left
             self._wait(min(verify_until, time.monotonic() + _VERIFY_POLL_SECONDS))
+
+    def usage_files(self) -> usage.UsageFiles:
+        """Where the job's usage counters are (none without a cgroup: sampled from /proc then)."""
+        return usage.UsageFiles() if self._cgroup is None else usage.UsageFiles.of_leaf(self._cgroup.path)
 
     def remove_cgroup(self) -> None:
         if self._cgroup is not None:

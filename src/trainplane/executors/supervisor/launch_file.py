@@ -15,9 +15,16 @@ from trainplane.executors.supervisor import run_dir, status_file
 
 
 def write(
-    job: Job, directory: run_dir.RunDir, notify_socket_path: str | None, run_as: Mapping[str, Any] | None
+    job: Job,
+    directory: run_dir.RunDir,
+    notify_socket_path: str | None,
+    run_as: Mapping[str, Any] | None,
+    **extra: Any,
 ) -> None:
-    """What the supervisor runs: the job's spec and the environment the job gets (SM_* and the rest)."""
+    """What the supervisor runs: the job's spec and the environment the job gets (SM_* and the rest).
+
+    `extra`: launcher-specific members (e.g. usage_interval_seconds), read by the supervisor with a default.
+    """
     layout = JobLayout(directory.base_dir)
     base_env = dict(os.environ)  # job_environment keeps only its allow-list of it
     if run_as is not None:
@@ -37,6 +44,7 @@ def write(
             "run_as": None if run_as is None else dict(run_as),
             # Packaging walks this real path, following no link the job made (docs/hostile-input.md).
             "output_root_real": pinned_output_root(job.spec.output_uri),
+            **extra,
         },
         # Not fsynced (on the create path): a power loss that could lose it also loses the launch,
         # and the job is then reported lost.

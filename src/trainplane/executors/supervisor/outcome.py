@@ -89,8 +89,18 @@ def package(
     """
     from trainplane.artifacts.layout import JobLayout
     from trainplane.artifacts.packaging import package_model
+    from trainplane.artifacts.published import PUBLISHED_ARCHIVE, publish
 
     try:
+        if PUBLISHED_ARCHIVE in spec.payload:  # a kind that publishes one named archive (compilation)
+            return publish(
+                layout=JobLayout(directory.base_dir),
+                output_uri=spec.output_uri,
+                archive_name=str(spec.payload[PUBLISHED_ARCHIVE]),
+                reason=reason,
+                now=datetime.now(UTC),
+                pinned_output_root=None if pinned_output_root is None else Path(pinned_output_root),
+            )
         return package_model(
             layout=JobLayout(directory.base_dir),
             output_uri=spec.output_uri,
@@ -124,4 +134,5 @@ def preload() -> None:
     """Import what packaging needs, ahead of time."""
     import trainplane.artifacts.layout
     import trainplane.artifacts.metrics
-    import trainplane.artifacts.packaging  # noqa: F401
+    import trainplane.artifacts.packaging
+    import trainplane.artifacts.published  # noqa: F401

@@ -76,6 +76,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "model_uri": outcome.model_uri,
         "output_uri": outcome.output_uri,
         "has_complete_checkpoint": outcome.has_complete_checkpoint,
+        "model_digest": outcome.model_digest,
         "metrics": [documents.metric_to_dict(metric) for metric in outcome.metrics],
         "stop_report": None
         if outcome.stop_report is None
@@ -95,6 +96,7 @@ def from_dict(doc: Mapping[str, Any]) -> Report:
         model_uri=doc.get("model_uri"),
         output_uri=doc.get("output_uri"),
         has_complete_checkpoint=bool(doc.get("has_complete_checkpoint")),
+        model_digest=doc.get("model_digest"),
         metrics=tuple(documents.metric_from_dict(m) for m in doc.get("metrics") or ()),
         stop_report=None if stop_report is None else documents.stop_report_from_dict(stop_report),
     )

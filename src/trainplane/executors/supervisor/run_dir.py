@@ -7,6 +7,7 @@
                     successors       how many successor supervisors adopted the job
                     job.log          the job's stdout and stderr
                     job.log.index    when job.log grew: "size epoch-seconds" lines (log_index.py)
+                    usage.log        what the job used: "epoch cpu-seconds memory peak" lines (usage.py)
                     supervisor.log   the supervisor's own log
                     control/         TRAINPLANE_CONTROL_DIR (checkpoint-complete handshake)
                     base/            SAGEMAKER_BASE_DIR: the job's /opt/ml and working directory
@@ -53,6 +54,10 @@ class RunDir:
     @property
     def log_index(self) -> Path:
         return self.path / "job.log.index"
+
+    @property
+    def usage_file(self) -> Path:
+        return self.path / "usage.log"
 
     @property
     def supervisor_log(self) -> Path:

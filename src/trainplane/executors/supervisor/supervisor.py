@@ -23,7 +23,7 @@ from pathlib import Path
 from trainplane.domain import documents
 from trainplane.domain.job import Failure, FailureKind, StopIntent, StopReport
 from trainplane.domain.status import StopReason
-from trainplane.executors.supervisor import log_index, outcome, process_tree, run_dir, status_file
+from trainplane.executors.supervisor import log_index, outcome, process_tree, run_dir, status_file, usage
 from trainplane.executors.supervisor import report as reports
 from trainplane.executors.supervisor import stop_protocol as protocol
 from trainplane.executors.supervisor.job_process import JobProcess
@@ -63,6 +63,8 @@ class Supervisor:
         self._selector.register(self._wake_fd, selectors.EVENT_READ)
         self._main_pidfd: int | None = None
         self._log_index = log_index.watched(directory.job_log, directory.log_index, self._selector)
+        interval = float(launch.get("usage_interval_seconds", usage.DEFAULT_INTERVAL_SECONDS))
+        self._usage = usage.UsageSampler(directory.usage_file, interval)
         self._has_unwritten_news = False
         self._has_news_for_server = (
             False  # a stop the control plane did not ask for (max runtime, preemption)
@@ -131,6 +133,7 @@ class Supervisor:
         self._main_pidfd = self._job.main_pidfd()
         if self._main_pidfd is not None:
             self._selector.register(self._main_pidfd, selectors.EVENT_READ)
+        self._usage.start(self._job.usage_files(), self._job.members)
         _log.info(
             "event=supervisor_adopted job=%s main_pid=%d adoptions=%d stop=%s",
             self._job_id,
@@ -166,6 +169,7 @@ class Supervisor:
             self._write()
         if self._job.staging_error is None:
             self._package(stop_reason, state, exit.code)
+        self._usage.finish()  # the job's total CPU (tens of microseconds): readable once it is finished
         self._write(phase=Phase.FINISHED, finished_at=datetime.now(UTC))
         self._job.remove_cgroup()  # cleanup of an empty leaf: after the report, off the stop's path
         # Closing an inotify instance waits for the kernel's SRCU grace period (milliseconds): after the
@@ -207,6 +211,7 @@ class Supervisor:
             model_uri=packaged.model_uri,
             output_uri=packaged.output_uri,
             has_complete_checkpoint=packaged.has_complete_checkpoint,
+            model_digest=packaged.model_digest,
         )
 
     # --- observing -----------------------------------------------------------------------------
@@ -291,6 +296,7 @@ class Supervisor:
             if self._job.started_at is not None:
                 self._report = dataclasses.replace(self._report, process=self._job.process_record)
                 self._write(phase=Phase.RUNNING, started_at=self._job.started_at)
+                self._usage.start(self._job.usage_files(), self._job.members)
             # Import the packaging code while the job trains: at exit it would cost ~30 ms on the
             # stop path (bench/stop_latency.py), and before the spawn it would delay the job's start.
             outcome.preload()
@@ -355,12 +361,13 @@ class Supervisor:
         whole protocol step (on a chatty job, CPU the stop needs)."""
         log_fd = self._log_index.fileno()
         while True:
-            wake_at = _earliest(deadline, self._log_index.resume_at)
+            wake_at = _earliest(_earliest(deadline, self._log_index.resume_at), self._usage.due_at)
             timeout = None if wake_at is None else max(0.0, wake_at - time.monotonic())
             ready = [key.fd for key, _ in self._selector.select(timeout)]
             if log_fd is not None and log_fd in ready:
                 self._log_index.on_modified()
             self._log_index.on_timer()
+            self._usage.on_timer()
             # Drained whether or not select saw it: a signal landing after select still counts.
             if self._drain_wake_fd() or any(fd != log_fd for fd in ready):
                 return  # a signal or the adopted entrypoint's end

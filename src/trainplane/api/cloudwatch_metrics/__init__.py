@@ -1,0 +1,1 @@
+"""CloudWatch metrics for training jobs (`/aws/sagemaker/TrainingJobs`), parsed with MetricDefinitions."""
