@@ -21,7 +21,7 @@ from tests.support.waiting import wait_until
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = wire.server(tmp_path_factory.mktemp("baseten-sdk"))
+    process = wire.server(tmp_path_factory.mktemp("baseten-sdk"), "--usage-interval-seconds", "0.2")
     process.start()
     yield process
     process.kill()
@@ -75,6 +75,18 @@ def test_a_job_runs_checkpoints_logs_and_stops_with_its_checkpoints_kept(
     wait_until(lambda: "step=2" in lines(), 60, 0.1, message="the job logs its steps")
     assert lines()[0].startswith("training job-one started, EPOCHS=3")
     assert wire.status(sdk, project.id, job_id) == "TRAINING_JOB_RUNNING"
+
+    def usage() -> api.GetTrainingJobMetricsResponse | None:
+        found = sdk.api.post_training_projects_jobs_metrics(
+            training_project_id=project.id, training_job_id=job_id, request=api.GetTrainingJobMetricsRequest()
+        )
+        return found if len(found.cpu_memory_usage_bytes) >= 3 else None
+
+    sampled = wait_until(usage, 60, 0.1, message="the supervisor samples the job's usage")
+    assert all(point.value > 0 for point in sampled.cpu_memory_usage_bytes)
+    assert len(sampled.cpu_usage) == len(sampled.cpu_memory_usage_bytes) - 1
+    assert all(0 <= point.value <= 64 for point in sampled.cpu_usage)  # cores
+    assert sampled.per_node_metrics[0].metrics.cpu_memory_usage_bytes == sampled.cpu_memory_usage_bytes
 
     checkpoints = sdk.api.get_training_projects_jobs_checkpoints(
         training_project_id=project.id, training_job_id=job_id
@@ -181,7 +193,7 @@ def test_jobs_list_search_logs_metrics_recreate_update_and_delete(sdk: Managemen
         ),
         sdk.api.get_training_projects_jobs_metrics(training_project_id=project.id, training_job_id=first.id),
     ):
-        assert metrics.training_job.id == first.id and metrics.cpu_usage == []
+        assert metrics.training_job.id == first.id and metrics.gpu_utilization == {}
 
     with pytest.raises(api.ResponseError) as caught:
         sdk.api.patch_training_projects_jobs(

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from trainplane.api.baseten import files, logs, schemas, translate
+from trainplane.api.baseten import files, logs, metrics, schemas, translate
 from trainplane.api.baseten.translate import WireStatus
 from trainplane.api.cloudwatch_logs.streams import Event as LogEvent
 from trainplane.domain import errors, transitions
 from trainplane.domain.job import Job, JobSpec, new_job
 from trainplane.domain.status import JobKind, Secondary
+from trainplane.service.ports import UsageSample
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -179,3 +180,15 @@ def test_unknown_keys_are_ignored_and_null_is_absent() -> None:
         and request.compute == schemas.Compute()
     )
     assert schemas.search({"statuses": None, "project_id": None, "job_id": None}, []).statuses is None
+
+
+def test_metrics_are_cores_between_samples_within_the_window_one_per_step() -> None:
+    samples = [
+        UsageSample(AT + timedelta(seconds=s), cpu_seconds=s * 0.5, memory_bytes=100 + s) for s in range(6)
+    ]
+    start_ms = int((AT + timedelta(seconds=1)).timestamp() * 1000)
+    doc = metrics.metrics_doc(samples, schemas.MetricsWindow(start_ms, None, 2))
+    assert [point["value"] for point in doc["cpu_memory_usage_bytes"]] == [101.0, 103.0, 105.0]
+    assert [point["value"] for point in doc["cpu_usage"]] == [0.5, 0.5]
+    assert doc["per_node_metrics"][0]["metrics"]["cpu_usage"] == doc["cpu_usage"]
+    assert metrics.metrics_doc([], schemas.MetricsWindow(None, None, None))["cpu_usage"] == []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from trainplane.api.baseten import files, logs, schemas, translate
+from trainplane.api.baseten import files, logs, metrics, schemas, translate
 from trainplane.api.baseten.context import Call
 from trainplane.domain import errors
 
@@ -38,22 +38,10 @@ def get_metrics(call: Call) -> dict[str, Any]:
 
 
 def _metrics(call: Call, doc: Any) -> dict[str, Any]:
-    """Every required key, with empty series: trainplane does not sample a job's usage yet."""
-    schemas.metrics_window(doc)
+    window = schemas.metrics_window(doc)
     group, job = call.job()
-    empty: dict[str, Any] = {
-        "gpu_memory_usage_bytes": {},
-        "gpu_utilization": {},
-        "cpu_usage": [],
-        "cpu_memory_usage_bytes": [],
-        "ephemeral_storage": {"usage_bytes": [], "utilization": []},
-    }
-    return {
-        **empty,
-        "cache": None,
-        "per_node_metrics": [{"node_id": "0", "metrics": empty}],
-        "training_job": translate.job_doc(job, group),
-    }
+    samples = call.services.jobs.read_usage(call.tenant, job.kind, job.name)
+    return {**metrics.metrics_doc(samples, window), "training_job": translate.job_doc(job, group)}
 
 
 def checkpoints(call: Call) -> dict[str, Any]:
