@@ -140,6 +140,7 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/training_jobs/search", {"project_id": 5}, 400, "project_id"),
     ("POST", "/graphql/", {"query": "query Me{me{id}}"}, 400, "query"),
     ("GET", "/v1/training_files/forged.token", None, 404, "file"),
+    ("GET", "/v1/blobs/credentials/model", None, 404, "route"),
 ]
 
 
@@ -192,6 +193,7 @@ ROUTES = [
     ("GET", "/v1/training_projects/{p}/jobs/{j}/download"),
     ("GET", "/v1/training_files/{t}"),
     ("POST", "/graphql/"),
+    ("GET", "/v1/blobs/credentials/train"),
 ]
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30)

@@ -229,3 +229,12 @@ def test_graphql_teams_names_the_tenant(server: ServerProcess) -> None:
 def test_times_are_aware_and_recent(sdk: ManagementClient) -> None:
     project = wire.upsert(sdk, "sdk-times")
     assert abs(datetime.now(UTC) - project.updated_at) < timedelta(minutes=5)
+
+
+def test_blob_credentials_point_boto3_at_this_servers_upload_target(
+    sdk: ManagementClient, server: ServerProcess
+) -> None:
+    blob = sdk.api.get_blobs_credentials_train()
+    assert blob.s3_bucket and blob.s3_key and blob.creds.aws_access_key_id
+    raw = httpx.get(f"{server.url}/v1/blobs/credentials/train").json()
+    assert raw["creds"]["endpoint_url"] == f"{server.url}/v1/blobs/s3"

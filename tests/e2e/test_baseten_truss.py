@@ -108,3 +108,24 @@ def test_truss_views_logs_lists_checkpoints_stops_and_recreates_a_running_job(
     assert len(jobs) == 2 and jobs[0].id != job.id and jobs[0].id in recreated
     run("stop", "--project-id", project.id, "--job-id", jobs[0].id, "--non-interactive")
     wait_until(lambda: wire.status(sdk, project.id, jobs[0].id) == "TRAINING_JOB_STOPPED", 60, 0.1)
+
+
+PUSH_CONFIG = REPO / "tests" / "baseten" / "push_project" / "config.py"
+
+
+def test_truss_push_uploads_the_code_and_runs_it_there(sdk: ManagementClient, truss: Truss) -> None:
+    pushed = truss("push", str(PUSH_CONFIG), "--non-interactive")
+    assert "successfully created" in pushed
+    project = next(p for p in sdk.api.get_training_projects().training_projects if p.name == "pushed-project")
+    assert project.latest_job is not None and project.latest_job.name == "pushed-job"
+    job_id = project.latest_job.id
+
+    def logs() -> str | None:
+        text = truss("logs", "--project-id", project.id, "--job-id", job_id)
+        return text if "next to config.py: True" in text else None
+
+    text = wait_until(logs, 60, 0.5, message="the pushed code runs from its own directory")
+    assert "pushed code running in code with EPOCHS=3" in text
+    assert "checkpoint-1" in truss("checkpoints", "list", "--project-id", project.id, "--job-id", job_id)
+    truss("stop", "--project-id", project.id, "--job-id", job_id, "--non-interactive")
+    wait_until(lambda: wire.status(sdk, project.id, job_id) == "TRAINING_JOB_STOPPED", 60, 0.1)

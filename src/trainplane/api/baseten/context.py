@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainplane.api.baseten import files, schemas, translate
+from trainplane.api.baseten import files, schemas, translate, uploads
 from trainplane.domain import errors
 from trainplane.domain.groups import JobGroup
 from trainplane.domain.job import Job
@@ -23,6 +23,8 @@ class Services:
     groups: GroupService
     signer: files.Signer
     data_dir: Path | None  # where Baseten jobs' outputs and checkpoints go (<data dir>/baseten)
+    upload_keys: uploads.UploadKeys
+    blobs: uploads.Blobs | None  # where `truss train push` uploads (<data dir>/baseten/uploads)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
-from trainplane.api.baseten import schemas, translate
+from trainplane.api.baseten import schemas, translate, uploads
 from trainplane.api.baseten.context import Call
 from trainplane.domain import errors
 from trainplane.domain.groups import JobGroup
@@ -59,10 +60,6 @@ def create_job(call: Call) -> dict[str, Any]:
 def _create(call: Call, group: JobGroup, body: Any) -> Job:
     """Raises: errors.Invalid (the request, the image map), errors.LimitExceeded."""
     request = schemas.create_job(body)
-    if request.artifacts:
-        raise errors.Invalid(
-            "training_job.runtime.artifacts", "code uploads (truss train push) are not supported yet"
-        )
     data_dir = call.services.data_dir
     if data_dir is None:
         raise errors.Unavailable("this server has no data directory for Baseten jobs")
@@ -72,6 +69,7 @@ def _create(call: Call, group: JobGroup, body: Any) -> Job:
             output_uri=(run_dir / "output").as_uri(),
             checkpoint_uri=(run_dir / "checkpoints").as_uri(),
             checkpoint_dir=str(run_dir / "checkpoints"),
+            code_dir=_unpacked(call, request, run_dir / "code"),
         )
         name = translate.job_name_for(group.name, uuid.uuid4().hex[:10])
         try:
@@ -81,6 +79,26 @@ def _create(call: Call, group: JobGroup, body: Any) -> Job:
         except errors.NameInUse:
             continue  # another dialect's job has that name: draw another
     raise errors.Unavailable("no free job name was found; try again")
+
+
+def _unpacked(call: Call, request: schemas.CreateJob, code_dir: Path) -> str | None:
+    """The job's code (what `truss train push` uploaded) unpacked into its run dir; None without any.
+
+    Raises: errors.Invalid naming the artifact (never uploaded by this tenant, not a tarball).
+    """
+    if not request.artifacts:
+        return None
+    blobs = call.services.blobs
+    for index, (bucket, key) in enumerate(request.artifacts):
+        field = f"training_job.runtime.artifacts.{index}"
+        try:
+            blob = None if blobs is None else blobs.path(call.tenant, bucket, key)
+        except errors.NotFound:
+            blob = None
+        if blob is None or not blob.is_file():
+            raise errors.Invalid(field, f"s3://{bucket}/{key} was never uploaded here (truss train push)")
+        uploads.unpack(blob, code_dir, field)
+    return str(code_dir)
 
 
 def list_jobs(call: Call) -> dict[str, Any]:

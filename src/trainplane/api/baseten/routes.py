@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from trainplane.api.asgi import request_headers
 from trainplane.api.auth.keyring import ReloadableKeyring
 from trainplane.api.auth.port import Authenticator, RequestFacts
-from trainplane.api.baseten import access, files, graphql, job_data, projects
+from trainplane.api.baseten import access, files, graphql, job_data, projects, s3_target, uploads
 from trainplane.api.baseten import errors as wire_errors
 from trainplane.api.baseten.context import Call, Services
 from trainplane.api.off_loop import Workers
@@ -67,6 +67,7 @@ _TABLE: Sequence[_Entry] = (
     _Entry(JOB + "/download", "GET", job_data.download, True),
     _Entry(JOB + "/auth_codes", "GET", job_data.auth_codes, True),
     _Entry("/graphql/", "POST", graphql.answer, True),
+    _Entry("/v1/blobs/credentials/train", "GET", s3_target.credentials),
 )
 # Anything else under Baseten's fixed prefixes is a Baseten 404, not another dialect's.
 _PREFIXES = (
@@ -74,6 +75,7 @@ _PREFIXES = (
     "/v1/training_jobs/{rest:path}",
     "/v1/training_files/{rest:path}",
     "/v1/teams/{rest:path}",
+    "/v1/blobs/{rest:path}",
 )
 
 
@@ -140,9 +142,14 @@ def routes(
     data_dir: Path | None,
 ) -> list[BaseRoute]:
     """Baseten's routes, to mount ahead of any `/v1/{...}` route of another dialect."""
-    services = Services(jobs, groups, files.Signer(), data_dir)
+    blobs = None if data_dir is None else uploads.Blobs(data_dir / "baseten" / "uploads")
+    services = Services(jobs, groups, files.Signer(), data_dir, uploads.UploadKeys(), blobs)
     runner = _Runner(services, access.authenticator(keyring), workers)
     table: list[BaseRoute] = [runner.route(entry) for entry in _TABLE]
     table.append(Route(files.FILES_ROUTE, runner.file, methods=["GET"], name="baseten:file"))
+    s3 = s3_target.S3Target(services, workers)
+    table.append(
+        Route(s3_target.ROUTE, s3.endpoint, methods=["PUT", "POST", "DELETE"], name="baseten:uploads")
+    )
     table.extend(Route(prefix, runner.not_found, methods=ALL_METHODS) for prefix in _PREFIXES)
     return table

@@ -148,6 +148,7 @@ class JobFiles:
     output_uri: str
     checkpoint_uri: str
     checkpoint_dir: str
+    code_dir: str | None = None  # the uploaded code, unpacked: the commands start there
 
 
 def new_job(
@@ -169,7 +170,7 @@ def new_job(
         dialect=DIALECT,
         image=request.base_image,
         request=dict(body),
-        entrypoint=_shell(request.start_commands),
+        entrypoint=_shell(request.start_commands, files.code_dir),
         environment=environment,
         output_uri=files.output_uri,
         checkpoint_uri=files.checkpoint_uri,
@@ -178,11 +179,13 @@ def new_job(
     )
 
 
-def _shell(commands: Sequence[str]) -> tuple[str, ...]:
-    """Baseten runs start_commands one after another in a shell, stopping at the first that fails."""
+def _shell(commands: Sequence[str], code_dir: str | None) -> tuple[str, ...]:
+    """Baseten runs start_commands one after another in a shell, stopping at the first that fails,
+    in the directory the pushed code was unpacked to."""
     if not commands:
         return ()
-    return (SHELL, "-c", "set -e\n" + "\n".join(commands))
+    cd = [f"cd {shlex.quote(code_dir)}"] if code_dir else []
+    return (SHELL, "-c", "\n".join(["set -e", *cd, *commands]))
 
 
 def instance_type_for(compute: schemas.Compute) -> str:
@@ -217,8 +220,3 @@ def job_name_for(project: str, suffix: str) -> str:
     """A trainplane job name (SageMaker's pattern, 63 characters) from the project's name."""
     slug = re.sub(r"[^a-zA-Z0-9]+", "-", project).strip("-")[:50].strip("-") or "job"
     return f"{slug}-{suffix}"
-
-
-def command_text(job: Job) -> str:
-    """The command a job runs, as one shell line (for messages)."""
-    return shlex.join(job.spec.command)
