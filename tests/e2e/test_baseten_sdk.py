@@ -238,3 +238,31 @@ def test_blob_credentials_point_boto3_at_this_servers_upload_target(
     assert blob.s3_bucket and blob.s3_key and blob.creds.aws_access_key_id
     raw = httpx.get(f"{server.url}/v1/blobs/credentials/train").json()
     assert raw["creds"]["endpoint_url"] == f"{server.url}/v1/blobs/s3"
+
+
+def test_deleting_a_running_job_or_its_project_stops_it_and_hides_it_at_once(sdk: ManagementClient) -> None:
+    project = wire.upsert(sdk, "sdk-deletes")
+    jobs = [
+        sdk.api.post_training_projects_jobs(
+            training_project_id=project.id, request=wire.job_request()
+        ).training_job
+        for _ in range(2)
+    ]
+    for job in jobs:
+        wait_until(lambda job=job: wire.status(sdk, project.id, job.id) == "TRAINING_JOB_RUNNING", 60, 0.1)
+    tombstone = sdk.api.delete_training_projects_jobs(
+        training_project_id=project.id, training_job_id=jobs[0].id
+    )
+    assert tombstone.deleted
+    remaining = sdk.api.get_training_projects_jobs(training_project_id=project.id).training_jobs
+    assert [j.id for j in remaining] == [jobs[1].id]
+    everything = sdk.api.post_training_jobs_search(request=api.SearchTrainingJobsRequest()).training_jobs
+    assert jobs[0].id not in [j.id for j in everything]
+
+    assert sdk.api.delete_training_projects(training_project_id=project.id).deleted
+    assert project.id not in [p.id for p in sdk.api.get_training_projects().training_projects]
+    with pytest.raises(api.ResponseError) as caught:
+        sdk.api.get_training_projects_jobs_training_job_id(
+            training_project_id=project.id, training_job_id=jobs[1].id
+        )
+    assert caught.value.status_code == 404

@@ -4,6 +4,7 @@ compute -> instance type, memory quantities, job names, log paging and presigned
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from trainplane.api.baseten import errors as baseten_errors
 from trainplane.api.baseten import files, logs, metrics, schemas, translate
 from trainplane.api.baseten.translate import WireStatus
 from trainplane.api.cloudwatch_logs.streams import Event as LogEvent
-from trainplane.domain import errors, transitions
+from trainplane.domain import errors, fields, transitions
 from trainplane.domain.job import Job, JobSpec, new_job
 from trainplane.domain.status import JobKind, Secondary
 from trainplane.service.ports import UsageSample
@@ -192,3 +194,17 @@ def test_metrics_are_cores_between_samples_within_the_window_one_per_step() -> N
     assert [point["value"] for point in doc["cpu_usage"]] == [0.5, 0.5]
     assert doc["per_node_metrics"][0]["metrics"]["cpu_usage"] == doc["cpu_usage"]
     assert metrics.metrics_doc([], schemas.MetricsWindow(None, None, None))["cpu_usage"] == []
+
+
+def test_errors_render_in_basetens_shape_and_an_unexpected_one_without_its_text() -> None:
+    status, headers, body = baseten_errors.render(errors.NotFound("job group", "7"))
+    assert (status, json.loads(body)) == (
+        404,
+        {"code": "NOT_FOUND", "message": "training project '7' not found"},
+    )
+    status, _, body = baseten_errors.render(errors.Invalid(fields.ENTRYPOINT, "has no command"))
+    assert status == 400 and json.loads(body)["message"].startswith("training_job.runtime.start_commands:")
+    status, _, body = baseten_errors.render(errors.InvalidState("delete", "InProgress"))
+    assert status == 409 and json.loads(body)["code"] == "CONFLICT"
+    status, headers, body = baseten_errors.render(RuntimeError("secret detail"))
+    assert status == 500 and b"secret detail" not in body and headers["Content-Type"] == "application/json"
