@@ -50,7 +50,7 @@ class Call:
     def job(self) -> tuple[JobGroup, Job]:
         """The project and the job of it the path names. Raises: errors.NotFound."""
         group = self.group()
-        job_id = self.path["job_id"]
+        job_id = translate.checked_job_id(self.path["job_id"])
         job = self.services.jobs.get_job(self.tenant, job_id)
         if job.group_id != group.id or job.kind is not JobKind.TRAINING:
             raise errors.NotFound("job", job_id)

@@ -180,7 +180,7 @@ def _candidates(call: Call, query: schemas.Search, wanted: set[translate.WireSta
             return []
     if query.job_id is not None:
         try:
-            job = call.services.jobs.get_job(call.tenant, query.job_id)
+            job = call.services.jobs.get_job(call.tenant, translate.checked_job_id(query.job_id))
         except errors.NotFound:
             return []
         is_match = job.kind is JobKind.TRAINING and group_id in (None, job.group_id)

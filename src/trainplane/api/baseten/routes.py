@@ -8,7 +8,6 @@ Fixed paths only (`/v1/training_projects...`, `/v1/training_jobs/search`, `/v1/t
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,6 @@ from trainplane.domain import errors
 from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService
 
-log = logging.getLogger("trainplane.api.baseten")
 Handler = Callable[[Call], Any]
 PROJECT = "/v1/training_projects/{project_id}"
 JOB = PROJECT + "/jobs/{job_id}"

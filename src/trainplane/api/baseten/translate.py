@@ -88,6 +88,17 @@ def parse_project_id(text: str) -> int:
     return int(text)
 
 
+_JOB_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def checked_job_id(text: str) -> str:
+    """A job id from a path or a search. Raises: errors.NotFound for text no job id looks like (a NUL
+    would reach the database, which refuses it rather than find nothing)."""
+    if not _JOB_ID.fullmatch(text):
+        raise errors.NotFound("job", text)
+    return text
+
+
 def project_doc(group: JobGroup, latest: Job | None) -> dict[str, Any]:
     return {
         "id": project_id(group),
