@@ -220,11 +220,19 @@ ROUTES = [
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30)
 )
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=15), children, max_size=3)
+
+
+def _shaped_containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.dictionaries(_keys, children, max_size=4) | st.lists(children, max_size=2)
+
+
 _json = st.recursive(
     _scalars,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=15), children, max_size=3)
-    ),
+    _containers,
     max_leaves=10,
 )
 _keys = st.sampled_from(
@@ -249,7 +257,7 @@ _keys = st.sampled_from(
 )
 _shaped = st.recursive(
     _scalars,
-    lambda children: st.dictionaries(_keys, children, max_size=4) | st.lists(children, max_size=2),
+    _shaped_containers,
     max_leaves=12,
 )
 _bodies = st.one_of(
