@@ -214,7 +214,14 @@ def build(settings: Settings) -> ControlPlane:
         account=settings.account,
     )
     groups = GroupService(store.groups, service, clock)
-    app = create_app(service, access.authenticator, groups=groups, keyring=access.keyring, models=models)
+    app = create_app(
+        service,
+        access.authenticator,
+        groups=groups,
+        keyring=access.keyring,
+        models=models,
+        data_dir=settings.data_dir,
+    )
     return ControlPlane(store, executor, service, reconciler, app, access)
 
 
