@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from trainplane import protocol
-from trainplane.artifacts import s3
+from trainplane.artifacts import manifests, s3
 from trainplane.artifacts.layout import JobLayout, check_channel_name, checkpoint_subpath
 from trainplane.artifacts.locations import LocationPolicy
 from trainplane.artifacts.packaging import package_model
@@ -56,6 +57,11 @@ class LocalArtifacts:
     def check_channel_name(self, field: str, name: str) -> None:
         """Raises: errors.Invalid when a channel name is not one plain directory name."""
         check_channel_name(field, name)
+
+    def read_manifest(self, field: str, uri: str) -> Mapping[str, Any]:
+        """The manifest inside the artifact at `uri`, if the location is allowed (see the port)."""
+        self._policy.check(field, uri)
+        return manifests.read_manifest(field, uri)
 
     def package_unstarted(self, job: Job, intent: StopIntent) -> PackagedModel:
         """An empty model.tar.gz whose manifest says why and when the job was stopped.

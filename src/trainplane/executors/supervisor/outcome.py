@@ -97,6 +97,8 @@ def package(
         if PUBLISHED_ARCHIVE in spec.payload:  # a kind that publishes one named archive (compilation)
             return publish(
                 layout=JobLayout(directory.base_dir),
+                job_name=job_name,
+                job_kind=str(spec.payload.get("job_kind", "")),
                 output_uri=spec.output_uri,
                 archive_name=str(spec.payload[PUBLISHED_ARCHIVE]),
                 reason=reason,
