@@ -34,8 +34,8 @@ def test_absolute_paths_and_local_file_uris_are_accepted(uri: str, expected: str
 @pytest.mark.parametrize(
     ("uri", "reason_part"),
     [
-        ("s3://bucket/prefix", "s3:// URIs need an S3 endpoint configured in the server"),
-        ("S3://bucket/prefix", "s3:// URIs need an S3 endpoint configured in the server"),
+        ("s3://bucket/prefix", "s3:// URIs are not supported without an S3 endpoint"),
+        ("S3://bucket/prefix", "s3:// URIs are not supported without an S3 endpoint"),
         ("", "is empty"),
         ("   ", "is empty"),
         ("relative/dir", "relative path"),
@@ -61,8 +61,8 @@ def test_s3_rejection_says_what_to_use_instead() -> None:
     with pytest.raises(errors.Invalid) as caught:
         to_local_path("checkpointConfig.s3Uri", "s3://b/k")
     assert caught.value.reason == (
-        "s3:// URIs need an S3 endpoint configured in the server (--s3-endpoint-url): "
-        "use a file:// URI or an absolute path"
+        "s3:// URIs are not supported without an S3 endpoint configured in the server "
+        "(--s3-endpoint-url): use a file:// URI or an absolute path"
     )
 
 
