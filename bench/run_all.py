@@ -17,6 +17,7 @@ import create_to_running
 import describe_throughput
 import list_latency
 import report
+import scheduling
 import stop_latency
 import supervise_500
 
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[bool], report.Result]] = {
     "describe_throughput": describe_throughput.measure,
     "list_latency": list_latency.measure,
     "supervise_500": supervise_500.measure,
+    "scheduling": scheduling.measure,
     "compilation": compilation.measure,
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"

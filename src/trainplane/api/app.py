@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from trainplane import protocol
 from trainplane.api import limits, native, resume
@@ -17,9 +18,11 @@ from trainplane.api.asgi import App, ClientDisconnected, Receive, Scope, Send
 from trainplane.api.auth.keyring import ReloadableKeyring
 from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
+from trainplane.api.baseten import routes as baseten
 from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
 from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
 from trainplane.api.cloudwatch_metrics import endpoint as metrics
+from trainplane.api.modelarts import endpoint as modelarts
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
 from trainplane.api.sts.endpoint import FORM_CONTENT_TYPE, StsEndpoint
@@ -39,6 +42,7 @@ class Application:
         groups: GroupService | None = None,
         keyring: ReloadableKeyring | None = None,
         models: ModelService | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         # `groups` and `keyring` are for the dialects that speak of job groups (ModelArts, Baseten)
         # and authenticate over the credentials file with their own schemes.
@@ -49,7 +53,7 @@ class Application:
         self._logs = LogsEndpoint(service, authenticator, self.workers)
         self._sts = StsEndpoint(service, authenticator, self.workers)
         self._metrics = metrics.MetricsEndpoint(service, authenticator, self.workers)
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/", self._sagemaker, methods=["POST"]),
             Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
             Route(protocol.LOG_ROUTE, native.make_logs_endpoint(service, authenticator), methods=["GET"]),
@@ -57,6 +61,11 @@ class Application:
                 protocol.RESUME_ROUTE, resume.make_resume_endpoint(service, authenticator), methods=["POST"]
             ),
         ]
+        if groups is not None:
+            # Baseten's fixed /v1/... paths go ahead of ModelArts' /v1/{project_id}/... route.
+            routes.extend(baseten.routes(service, groups, keyring, self.workers, data_dir))
+            endpoint = modelarts.build(service, groups, authenticator, keyring, self.workers)
+            routes.append(Route(modelarts.ROUTE, endpoint))
         self._router = Starlette(
             routes=routes, exception_handlers={HTTPException: native.http_error}, lifespan=self._lifespan
         )
@@ -102,7 +111,8 @@ def create_app(
     groups: GroupService | None = None,
     keyring: ReloadableKeyring | None = None,
     models: ModelService | None = None,
+    data_dir: Path | None = None,
 ) -> Application:
     """The app; without an authenticator every request acts for the one default tenant (and, without
     a keyring, so does every request of the dialects with their own schemes)."""
-    return Application(service, authenticator or SingleTenant(), groups, keyring, models)
+    return Application(service, authenticator or SingleTenant(), groups, keyring, models, data_dir)

@@ -13,7 +13,7 @@ from trainplane.domain import errors, images, messages, names, transitions
 from trainplane.domain.groups import Placement
 from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
-from trainplane.service import admission, resumption
+from trainplane.service import admission, capacity, resumption
 from trainplane.service.ports import (
     Artifacts,
     Clock,
@@ -48,6 +48,7 @@ class ServiceSettings:
     account: str = names.DEFAULT_ACCOUNT
     max_active_jobs: int = 0  # 0: no limit
     default_executor: str = "local"
+    resources: capacity.ResourceSettings | None = None  # issue 10: instance types, host, queue
 
 
 class JobService:
@@ -76,6 +77,11 @@ class JobService:
         self._on_change = on_change  # wakes the reconciler
         self._is_driven_here: Callable[[str], bool] = lambda job_id: True
 
+    @property
+    def image_rules(self) -> Sequence[images.ImageRule]:
+        """The server's image map (dialects list its images: ModelArts' AI engines)."""
+        return self._settings.image_rules
+
     def set_on_change(self, on_change: Callable[[str], None]) -> None:
         self._on_change = on_change
 
@@ -97,6 +103,7 @@ class JobService:
             errors.LimitExceeded: the tenant has `max_active_jobs` jobs not yet finished.
         """
         spec = admission.spec_for(request, self._admission, self._artifacts)
+        capacity.check_create(spec, request.tags, self._settings.resources)
         placement = admission.placement_for(request)
         self._check_active_limit(tenant)
         job = new_job(
