@@ -12,6 +12,7 @@ from trainplane.artifacts import manifests, s3
 from trainplane.artifacts.layout import JobLayout, check_channel_name, checkpoint_subpath
 from trainplane.artifacts.locations import LocationPolicy
 from trainplane.artifacts.packaging import package_model
+from trainplane.artifacts.published import PUBLISHED_ARCHIVE
 from trainplane.domain.job import Job, StopIntent
 from trainplane.service.ports import PackagedModel
 
@@ -69,6 +70,8 @@ class LocalArtifacts:
         Raises:
             errors.Invalid: the job's output location is not local.
         """
+        if PUBLISHED_ARCHIVE in job.spec.payload:
+            return PackagedModel()  # a kind that publishes only what completed: nothing to publish
         layout = self.layout(job)
         layout.create()
         return package_model(

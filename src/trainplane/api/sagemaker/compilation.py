@@ -109,7 +109,7 @@ def artifact_location(job: Job) -> str:
 
 def describe_document(job: Job) -> dict[str, Any]:
     outcome = job.outcome
-    is_published = outcome is not None and outcome.model_uri is not None
+    is_published = job.status is Secondary.COMPLETED and outcome is not None and outcome.model_uri is not None
     request = job.request
     doc: dict[str, Any] = {
         "CompilationJobName": job.name,
