@@ -109,12 +109,18 @@ def test_create_then_list_and_describe_in_modelarts_shapes(ma: ModelArts, tmp_pa
     assert created["version_name"] == "V0001" and created["status"] in (7, 8)
     assert isinstance(created["job_id"], int) and isinstance(created["version_id"], int)
     assert abs(created["create_time"] - time.time() * 1000) < 60_000  # epoch milliseconds
-    version = ma.wait_status(created["job_id"], 1, 8)
+    version = wait_until(
+        lambda: (found := ma.version(created["job_id"], 1))["start_time"] is not None and found,
+        30,
+        0.05,
+        message="the version's process started",  # status 8 already while inputs are staged
+    )
     assert version["job_name"] == created["job_name"] and version["job_desc"] == "first"
     assert version["spec_id"] == SPEC_ID and version["spec_code"] == "ml.m5.large"
     assert version["user_command"].endswith("cooperative.py")
     assert {"label": "TEST_MARKER_DIR", "value": str(tmp_path / "markers")} in version["parameter"]
-    assert isinstance(version["start_time"], int) and isinstance(version["system_metric_list"], dict)
+    assert version["status"] == 8 and isinstance(version["start_time"], int)
+    assert isinstance(version["system_metric_list"], dict)
     listed = ma.ok("GET", "/training-jobs", status=8, search_content=created["job_name"], some_unknown="x")
     assert [job["job_id"] for job in listed["jobs"]] == [created["job_id"]]
     assert listed["job_total_count"] == 1 and listed["jobs"][0]["version_count"] == 1

@@ -39,8 +39,12 @@ SORT_BY: Mapping[str, GroupSortBy] = {
 class Context:
     jobs: JobService
     groups: GroupService
-    rules: Sequence[images.ImageRule]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @property
+    def rules(self) -> Sequence[images.ImageRule]:
+        """The server's image map: its exact images are the AI engines."""
+        return self.jobs.image_rules
 
 
 @dataclass(frozen=True)
