@@ -269,13 +269,18 @@ def test_a_boto3_job_is_a_modelarts_job_with_one_version(
     assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in ("Stopping", "Stopped")
     ma.wait_status(job_id, 1, 12)
     assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    status, document = ma.call("POST", f"/training-jobs/{job_id}/versions", {"config": {"pre_version_id": 1}})
+    assert error_of(status, document) == (400, "ModelArts.0101")
+    assert "not created through ModelArts" in document["error_message"]  # nothing to inherit from boto3
 
 
 def test_a_version_is_a_sagemaker_job_too(ma: ModelArts, sm: Any, tmp_path: Path) -> None:
     created = ma.create(cooperative(tmp_path))
     version = ma.version(created["job_id"], 1)
-    names = [s["TrainingJobName"] for s in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]]
-    name = next(n for n in names if n.startswith(created["job_name"].replace("_", "-")))
+    slug = created["job_name"].replace("_", "-")
+    listed = sm.list_training_jobs(NameContains=slug)["TrainingJobSummaries"]
+    assert [summary["TrainingJobName"] for summary in listed] == [f"{slug}-v1"]  # <job_name>-v<n>
+    name = listed[0]["TrainingJobName"]
     described = sm.describe_training_job(TrainingJobName=name)
     assert described["TrainingJobArn"].endswith(name) and version["resource_id"]
     sm.stop_training_job(TrainingJobName=name)
