@@ -109,12 +109,18 @@ def test_create_then_list_and_describe_in_modelarts_shapes(ma: ModelArts, tmp_pa
     assert created["version_name"] == "V0001" and created["status"] in (7, 8)
     assert isinstance(created["job_id"], int) and isinstance(created["version_id"], int)
     assert abs(created["create_time"] - time.time() * 1000) < 60_000  # epoch milliseconds
-    version = ma.wait_status(created["job_id"], 1, 8)
+    version = wait_until(
+        lambda: (found := ma.version(created["job_id"], 1))["start_time"] is not None and found,
+        30,
+        0.05,
+        message="the version's process started",  # status 8 already while inputs are staged
+    )
     assert version["job_name"] == created["job_name"] and version["job_desc"] == "first"
     assert version["spec_id"] == SPEC_ID and version["spec_code"] == "ml.m5.large"
     assert version["user_command"].endswith("cooperative.py")
     assert {"label": "TEST_MARKER_DIR", "value": str(tmp_path / "markers")} in version["parameter"]
-    assert isinstance(version["start_time"], int) and isinstance(version["system_metric_list"], dict)
+    assert version["status"] == 8 and isinstance(version["start_time"], int)
+    assert isinstance(version["system_metric_list"], dict)
     listed = ma.ok("GET", "/training-jobs", status=8, search_content=created["job_name"], some_unknown="x")
     assert [job["job_id"] for job in listed["jobs"]] == [created["job_id"]]
     assert listed["job_total_count"] == 1 and listed["jobs"][0]["version_count"] == 1
@@ -263,13 +269,18 @@ def test_a_boto3_job_is_a_modelarts_job_with_one_version(
     assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in ("Stopping", "Stopped")
     ma.wait_status(job_id, 1, 12)
     assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    status, document = ma.call("POST", f"/training-jobs/{job_id}/versions", {"config": {"pre_version_id": 1}})
+    assert error_of(status, document) == (400, "ModelArts.0101")
+    assert "not created through ModelArts" in document["error_message"]  # nothing to inherit from boto3
 
 
 def test_a_version_is_a_sagemaker_job_too(ma: ModelArts, sm: Any, tmp_path: Path) -> None:
     created = ma.create(cooperative(tmp_path))
     version = ma.version(created["job_id"], 1)
-    names = [s["TrainingJobName"] for s in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]]
-    name = next(n for n in names if n.startswith(created["job_name"].replace("_", "-")))
+    slug = created["job_name"].replace("_", "-")
+    listed = sm.list_training_jobs(NameContains=slug)["TrainingJobSummaries"]
+    assert [summary["TrainingJobName"] for summary in listed] == [f"{slug}-v1"]  # <job_name>-v<n>
+    name = listed[0]["TrainingJobName"]
     described = sm.describe_training_job(TrainingJobName=name)
     assert described["TrainingJobArn"].endswith(name) and version["resource_id"]
     sm.stop_training_job(TrainingJobName=name)

@@ -89,4 +89,4 @@ def build(
         (lambda: keyring.current) if keyring is not None else None,
         is_emulator=isinstance(authenticator, SingleTenant),
     )
-    return ModelArtsEndpoint(handlers.Context(jobs, groups, jobs.image_rules), access, workers)
+    return ModelArtsEndpoint(handlers.Context(jobs, groups), access, workers)

@@ -39,8 +39,12 @@ SORT_BY: Mapping[str, GroupSortBy] = {
 class Context:
     jobs: JobService
     groups: GroupService
-    rules: Sequence[images.ImageRule]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @property
+    def rules(self) -> Sequence[images.ImageRule]:
+        """The server's image map: its exact images are the AI engines."""
+        return self.jobs.image_rules
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,13 @@ def create_version(ctx: Context, call: Call) -> Document:
     group = ctx.groups.get(call.tenant, call.job_id)
     previous = _run(ctx, dataclasses.replace(call, version_id=pre_version_id), group)
     merged = {**translate.merged_config(previous, given), "pre_version_id": pre_version_id}
-    config = shapes.config(merged)
+    try:
+        config = shapes.config(merged)
+    except errors.Invalid as exc:
+        if previous.dialect == translate.DIALECT or exc.reason != shapes.REQUIRED:
+            raise
+        inherited = f"version {pre_version_id} was not created through ModelArts: give the whole config"
+        raise errors.Invalid(exc.field, f"{shapes.REQUIRED} ({inherited})") from None
     job_desc = group.description if desc is None else desc
     request = translate.new_version(
         config, merged, name="-", group_id=group.id, job_desc=job_desc, job_name=group.name, rules=ctx.rules

@@ -20,6 +20,7 @@ MAX_DESCRIPTION_CHARS = 256
 MAX_URL_CHARS = 2048
 MAX_COMMAND_CHARS = 8192
 MAX_PARAMETERS = 100
+REQUIRED = "is required"
 MAX_VALUE_CHARS = 2500  # SageMaker's hyperparameter value limit: the same job may be read through it
 PARAMETER_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 # What ModelArts offers that trainplane cannot do; naming one is refused rather than ignored.
@@ -57,7 +58,7 @@ def string(
     name = f"{path}.{key}" if path else key
     if value is None:
         if required:
-            raise errors.Invalid(name, "is required")
+            raise errors.Invalid(name, REQUIRED)
         return None
     if not isinstance(value, str):
         raise errors.Invalid(name, "must be a string")
@@ -73,7 +74,7 @@ def integer(body: Mapping[str, Any], path: str, key: str, *, required: bool = Fa
     name = f"{path}.{key}" if path else key
     if value is None:
         if required:
-            raise errors.Invalid(name, "is required")
+            raise errors.Invalid(name, REQUIRED)
         return None
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)  # the docs' own create sample sends ids as strings
