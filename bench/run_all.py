@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import compilation
 import create_to_running
 import describe_throughput
 import list_latency
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[bool], report.Result]] = {
     "list_latency": list_latency.measure,
     "supervise_500": supervise_500.measure,
     "scheduling": scheduling.measure,
+    "compilation": compilation.measure,
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 

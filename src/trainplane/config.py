@@ -81,6 +81,7 @@ class Settings:
     slurm_shared_dir: str = ""  # Slurm jobs' run dirs, shared with the nodes; empty: <data dir>/runs
     ray_address: str = ""  # Ray's Job Submission API (http://head:8265); empty: no Ray executor
     ray_shared_dir: str = ""  # Ray jobs' run dirs, at the same path on Ray's workers; empty: <data_dir>/runs
+    s3_endpoint_url: str = ""  # an S3-compatible store for s3:// locations (credentials: the AWS chain)
     usage_interval_seconds: float = 10.0  # how often each local supervisor samples its job's usage; 0: never
     queue: bool = False  # local jobs wait for the host's CPUs, memory and GPUs (docs/resources.md)
     instance_types: str = ""  # JSON or @path: {"local.gpu1": {"vcpus": 4, "memory_gib": 16, "gpus": 1}}

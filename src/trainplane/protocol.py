@@ -15,6 +15,9 @@ NOT_FOUND_MESSAGE = "Requested resource not found."
 # trainplane's native routes. `{kind}` is a job kind's value (`training`, `compilation`).
 NATIVE_PREFIX = "/trainplane/v1"
 LOG_ROUTE = NATIVE_PREFIX + "/{kind}-jobs/{name}/logs"
+RESUME_ROUTE = (
+    NATIVE_PREFIX + "/{kind}-jobs/{name}/resume"
+)  # POST {"NewName": ...}: a new job from its checkpoint
 NEXT_OFFSET_HEADER = "X-Trainplane-Next-Offset"  # the log offset to ask for next
 HEALTH_ROUTE = "/healthz"
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import url as sa_url
 from trainplane.api.app import Application, create_app
 from trainplane.api.auth import bearer_tokens, configured
 from trainplane.artifacts.local import LocalArtifacts
+from trainplane.artifacts.s3 import ENDPOINT_ENV as S3_ENDPOINT_ENV
 from trainplane.config import Settings, setting_name
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
 from trainplane.domain import errors
@@ -41,8 +42,10 @@ from trainplane.service.capacity import HostCapacity, ResourceSettings
 from trainplane.service.claims import LEASE_RENEWALS, ReplicaSettings
 from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService, ServiceSettings
+from trainplane.service.models import ModelService
 from trainplane.service.ports import Executor
 from trainplane.service.reconciler import Reconciler
+from trainplane.store.models_store import SqlModelStore
 from trainplane.store.sql_store import SqlStore
 
 log = logging.getLogger("trainplane.server")
@@ -123,8 +126,15 @@ def build(settings: Settings) -> ControlPlane:
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore.open(settings.resolved_database_url, is_pre_ping=settings.database_pre_ping)
     clock = SystemClock()
+    if settings.s3_endpoint_url:
+        # The standard variable, so the supervisors this server starts (they inherit its environment)
+        # reach the same store through the usual AWS chain.
+        os.environ[S3_ENDPOINT_ENV] = settings.s3_endpoint_url
     artifacts = LocalArtifacts(
-        settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
+        settings.runs_dir,
+        allowed_roots=settings.location_roots,
+        protected=settings.protected_paths,
+        is_s3_enabled=bool(settings.s3_endpoint_url),
     )
     run_as = settings.run_as()
     job_user = (
@@ -195,8 +205,23 @@ def build(settings: Settings) -> ControlPlane:
     service.set_on_change(reconciler.wake)
     service.set_is_driven_here(reconciler.owns)
     access = _access(settings)
+    models = ModelService(
+        SqlModelStore(store.engine),
+        service,
+        artifacts,
+        clock,
+        region=settings.region,
+        account=settings.account,
+    )
     groups = GroupService(store.groups, service, clock)
-    app = create_app(service, access.authenticator, groups=groups, keyring=access.keyring)
+    app = create_app(
+        service,
+        access.authenticator,
+        groups=groups,
+        keyring=access.keyring,
+        models=models,
+        data_dir=settings.data_dir,
+    )
     return ControlPlane(store, executor, service, reconciler, app, access)
 
 

@@ -77,8 +77,10 @@ def test_launch_is_idempotent_per_job_id(engine: Engine, executor: Executor, tmp
     finally:
         other.close()
     local_jobs.wait_for_phase(executor, first, (Phase.RUNNING,), 20)
-    wait_until(lambda: (tmp_path / "starts").exists(), 10)
-    assert (tmp_path / "starts").read_text() == "started\n"
+    starts = tmp_path / "starts"
+    # `>>` creates the file before it writes the line: wait for a whole line, not for the file.
+    wait_until(lambda: starts.exists() and starts.read_text().endswith("\n"), 10)
+    assert starts.read_text() == "started\n"
 
 
 def test_observe_reaches_finished_with_the_exit_code(executor: Executor, tmp_path: Path) -> None:

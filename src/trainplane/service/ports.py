@@ -6,7 +6,7 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from trainplane.domain.groups import JobGroup, Placement
 from trainplane.domain.instance_types import Allocation
@@ -340,4 +340,11 @@ class Artifacts(Protocol):
 
     def package_unstarted(self, job: Job, intent: StopIntent) -> PackagedModel:
         """Package the (empty) model of a job stopped before it ran, so Describe has an artifact."""
+        ...
+
+    def read_manifest(self, field: str, uri: str) -> Mapping[str, Any]:
+        """The `trainplane-manifest.json` inside the archive at `uri`.
+
+        Raises: errors.Invalid when `uri` is not an allowed location or not a trainplane artifact.
+        """
         ...

@@ -102,6 +102,13 @@ def register(subparsers: Any) -> None:
     )
     _option(
         parser,
+        "--s3-endpoint-url",
+        "s3_endpoint_url",
+        "S3-compatible store (MinIO, Ceph RGW, https://s3.<region>.amazonaws.com) for s3:// locations; "
+        "credentials from the usual AWS chain",
+    )
+    _option(
+        parser,
         "--usage-interval-seconds",
         "usage_interval_seconds",
         "how often each local job's CPU and memory use is sampled into its run dir (0: never)",

@@ -82,6 +82,7 @@ class JobProcess:
 
     def stage(self) -> None:
         """Stage inputs and write the config files; a failure is kept as the failure reason."""
+        from trainplane.artifacts import s3, s3_checkpoints
         from trainplane.artifacts.environment import write_config_files
         from trainplane.artifacts.layout import JobLayout
         from trainplane.artifacts.staging import stage_inputs
@@ -90,7 +91,8 @@ class JobProcess:
         durable = _checkpoint_location(self.spec.checkpoint_uri)
         is_new_durable = durable is not None and not durable.exists()
         try:
-            stage_inputs(self.spec, layout)
+            # A stop during a download ends staging at once; the job is then never spawned.
+            stage_inputs(self.spec, layout, should_stop=self._dir.stop_file.exists)
             write_config_files(spec=self.spec, layout=layout)
             allocated.annotate_resource_config(
                 layout.input_config_dir / "resourceconfig.json", self._launch.get("allocation")
@@ -100,12 +102,16 @@ class JobProcess:
                 self._dir.control_dir.mkdir(exist_ok=True)
                 owned = [layout.base_dir, self._dir.control_dir]
                 _hand_over(owned + ([durable] if durable and is_new_durable else []), run_as)
+        except s3.Interrupted:
+            _log.info("event=staging_interrupted job=%s", self._job_id)
+            return
         except errors.Invalid as exc:
             self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.reason}")
         except OSError as exc:
             self.staging_error = Failure(FailureKind.PLATFORM, f"staging the inputs failed: {exc}")
         else:
             self.is_staged = True
+            s3_checkpoints.start(self.spec, layout)  # s3:// checkpoints go up while the job runs
             return
         _log.warning("event=staging_failed job=%s reason=%s", self._job_id, self.staging_error)
 
@@ -306,7 +312,9 @@ def _checkpoint_location(uri: str | None) -> Path | None:
     from trainplane.artifacts.locations import to_local_path
     from trainplane.domain import fields
 
-    return None if uri is None else to_local_path(fields.CHECKPOINT_LOCATION, uri)
+    if uri is None or uri[:5].lower() == "s3://":
+        return None  # an s3:// location is downloaded into the job's own tree, not handed over
+    return to_local_path(fields.CHECKPOINT_LOCATION, uri)
 
 
 def _hand_over(roots: list[Path], run_as: Mapping[str, Any]) -> None:
