@@ -91,10 +91,15 @@ def test_declared_gpus_two_run_on_disjoint_devices_and_the_third_waits(
         wait_until(lambda r=request: _devices_seen(r), 60, message="a GPU job ran")  # type: ignore[misc]
     sm.create_training_job(**third)
     assert {_devices_seen(first), _devices_seen(second)} == {"0", "1"}
+
+    def waiting_message() -> str | None:  # written by the reconciler just after the create returns
+        doc = sm.describe_training_job(TrainingJobName=third["TrainingJobName"])
+        message = str(doc["SecondaryStatusTransitions"][-1]["StatusMessage"])
+        return message if message.startswith("waiting for") else None
+
+    assert wait_until(waiting_message, 30).startswith("waiting for 1 GPU: 0 of 2 free")
     waiting = sm.describe_training_job(TrainingJobName=third["TrainingJobName"])
     assert (waiting["TrainingJobStatus"], waiting["SecondaryStatus"]) == ("InProgress", "Starting")
-    message = waiting["SecondaryStatusTransitions"][-1]["StatusMessage"]
-    assert message.startswith("waiting for 1 GPU: 0 of 2 free"), message
     assert _raw_details(queued_server, first["TrainingJobName"])["Resources"]["Gpus"] == [
         _devices_seen(first)
     ]

@@ -138,9 +138,9 @@ class Queue:
                 break
         return heads
 
-    def message(self, entry: Entry, ahead: int | None) -> str:
+    def message(self, entry: Entry, ahead: int | None, free: Free | None = None) -> str:
         """What a waiting job waits for: "waiting for 1 GPU: 0 of 2 free; 3 jobs ahead"."""
-        lack = entry.demand.describe_lack(self._ledger.free(), self._ledger.host)
+        lack = entry.demand.describe_lack(free or self._ledger.free(), self._ledger.host)
         if ahead is None:
             count = f"{MESSAGE_HEAD} or more jobs ahead"
         else:
@@ -160,5 +160,6 @@ class Queue:
         """(job id, status message) for every waiting job."""
         head = self.ordered(MESSAGE_HEAD)
         exact = {entry.job_id: index for index, entry in enumerate(head)}
+        free = self._ledger.free()
         for job_id, entry in self._entries.items():
-            yield job_id, self.message(entry, exact.get(job_id))
+            yield job_id, self.message(entry, exact.get(job_id), free)
