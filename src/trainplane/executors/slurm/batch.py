@@ -30,7 +30,10 @@ TERM_COMMAND = 'scancel --signal=TERM "$SLURM_JOB_ID" && echo "${SLURM_NTASKS:-0
 # It prints the tasks of the steps that were still running (a step whose srun has just ended, still
 # being torn down, killed nothing of the job).
 KILL_COMMAND = """
-steps() { squeue -h -s -j "$SLURM_JOB_ID" -O StepId:64,StepState:24,NumTasks:12 | grep -v -e '[.]batch ' -e '[.]extern '; }
+steps() {
+    squeue -h -s -j "$SLURM_JOB_ID" -O StepId:64,StepState:24,NumTasks:12 \
+        | grep -v -e '[.]batch ' -e '[.]extern '
+}
 found="$(steps)"
 tasks="$(echo "$found" | awk '$2 == "RUNNING" { n += $3 } END { print n + 0 }')"
 [ -z "$found" ] || scancel --signal=KILL $(echo "$found" | awk '{ print $1 }')
