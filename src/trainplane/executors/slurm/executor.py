@@ -67,7 +67,7 @@ class SlurmExecutor:
         """Submit the job once per job id (idempotent, also across a crash mid-submit).
 
         Raises:
-            errors.Invalid: Slurm refused the job, or it needs several nodes.
+            errors.Invalid: Slurm refused the job.
             errors.Unavailable: Slurm could not be reached.
         """
         directory = run_dir.RunDir(self._runs_dir / job.id)
