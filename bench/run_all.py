@@ -12,10 +12,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import compilation
 import create_to_running
 import describe_throughput
 import list_latency
 import report
+import scheduling
 import stop_latency
 import supervise_500
 
@@ -25,6 +27,8 @@ BENCHMARKS: dict[str, Callable[[bool], report.Result]] = {
     "describe_throughput": describe_throughput.measure,
     "list_latency": list_latency.measure,
     "supervise_500": supervise_500.measure,
+    "scheduling": scheduling.measure,
+    "compilation": compilation.measure,
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 

@@ -144,9 +144,41 @@ def load_checkpoint() -> tuple[dict[str, np.ndarray], int] | None:
         return weights, int(saved["epoch"])
 
 
+def onnx_bytes(weights: dict[str, np.ndarray]) -> bytes | None:
+    """The MLP as ONNX (input `x`: [N, 64] floats; output `probabilities`), if the onnx package is here."""
+    try:
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return None
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h0"]),
+        helper.make_node("Add", ["h0", "b1"], ["h1"]),
+        helper.make_node("Relu", ["h1"], ["h2"]),
+        helper.make_node("MatMul", ["h2", "w2"], ["l0"]),
+        helper.make_node("Add", ["l0", "b2"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+    ]
+    inputs, classes = weights["w1"].shape[0], weights["w2"].shape[1]
+    graph = helper.make_graph(
+        nodes,
+        "digits_mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", inputs])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes])],
+        [numpy_helper.from_array(array.astype(np.float32), name) for name, array in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return bytes(model.SerializeToString())
+
+
 def save_model(weights: dict[str, np.ndarray], epoch: int, val_accuracy: float, is_stopped: bool) -> None:
+    """model.npz, model.json and (for compilation jobs, where onnx is installed) model.onnx."""
     model_dir = runtime.model_dir()
     save_npz(model_dir / "model.npz", weights)
+    onnx_model = onnx_bytes(weights)
+    if onnx_model is not None:
+        temporary = model_dir / ".model.onnx.tmp"
+        temporary.write_bytes(onnx_model)
+        os.replace(temporary, model_dir / "model.onnx")
     summary = {"epoch": epoch, "val_accuracy": val_accuracy, "is_stopped": is_stopped}
     temporary = model_dir / ".model.json.tmp"
     temporary.write_text(json.dumps(summary, indent=2) + "\n")

@@ -18,6 +18,7 @@ from typing import Any
 
 from trainplane.domain import errors
 from trainplane.domain import images as image_map
+from trainplane.domain import instance_types as instance_table
 from trainplane.domain.job import DEFAULT_GRACE_SECONDS
 from trainplane.domain.names import DEFAULT_ACCOUNT, DEFAULT_REGION
 
@@ -80,7 +81,14 @@ class Settings:
     slurm_shared_dir: str = ""  # Slurm jobs' run dirs, shared with the nodes; empty: <data dir>/runs
     ray_address: str = ""  # Ray's Job Submission API (http://head:8265); empty: no Ray executor
     ray_shared_dir: str = ""  # Ray jobs' run dirs, at the same path on Ray's workers; empty: <data_dir>/runs
+    s3_endpoint_url: str = ""  # an S3-compatible store for s3:// locations (credentials: the AWS chain)
     usage_interval_seconds: float = 10.0  # how often each local supervisor samples its job's usage; 0: never
+    queue: bool = False  # local jobs wait for the host's CPUs, memory and GPUs (docs/resources.md)
+    instance_types: str = ""  # JSON or @path: {"local.gpu1": {"vcpus": 4, "memory_gib": 16, "gpus": 1}}
+    gpus: str = ""  # GPU ids local jobs share, e.g. "0,1" ("none": no GPUs); empty: NVML's, if any
+    reserve_cpus: float = 0.0  # kept from local jobs for the control plane (with --queue)
+    reserve_memory_mib: int = 1024  # likewise
+    queue_reserve_after_seconds: float = 300.0  # a job waiting this long is overtaken no more
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -139,6 +147,33 @@ class Settings:
         user = _user(self.run_as_user) if self.run_as_user else pwd.getpwuid(os.getuid())
         gid = _group(self.run_as_group) if self.run_as_group else user.pw_gid
         return RunAs(user=user.pw_name, uid=user.pw_uid, gid=gid, home=user.pw_dir)
+
+    def defined_instance_types(self) -> dict[str, instance_table.InstanceResources]:
+        """The operator's instance types. Raises: errors.Invalid: not the documented JSON."""
+        text = self.instance_types
+        if text.startswith("@"):
+            text = Path(text[1:]).read_text()
+        if not text:
+            return {}
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict):
+                raise ValueError("must be a JSON object")
+            return instance_table.parse_defined(doc)
+        except ValueError as exc:  # JSONDecodeError included
+            raise errors.Invalid(setting_name("instance_types"), str(exc)) from None
+
+    def declared_gpus(self) -> tuple[str, ...] | None:
+        """The declared GPU ids; None: ask NVML. Raises: errors.Invalid: not a list of ids."""
+        text = self.gpus.strip()
+        if not text:
+            return None
+        if text == "none":
+            return ()
+        ids = tuple(part.strip() for part in text.split(","))
+        if not all(re.fullmatch(r"[A-Za-z0-9-]{1,64}", gpu) for gpu in ids) or len(set(ids)) != len(ids):
+            raise errors.Invalid(setting_name("gpus"), f"{text[:80]!r}: distinct device ids like 0,1")
+        return ids
 
     def image_rules(self) -> list[image_map.ImageRule]:
         """Built-in images plus the configured map; configured patterns override built-ins.
@@ -204,9 +239,6 @@ def validate(settings: Settings) -> None:
         "letters, digits and ._:@- (at most 200)",
     )
     _check_seconds(settings.replica_lease_seconds, "replica_lease_seconds", 1, 3600)
-    is_usage_off = settings.usage_interval_seconds == 0
-    if not is_usage_off:
-        _check_seconds(settings.usage_interval_seconds, "usage_interval_seconds", 0.1, 3600)
     _check(settings.log_level, settings.log_level.lower() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS))
     for root in settings.allowed_roots:
         _check(
@@ -222,12 +254,26 @@ def validate(settings: Settings) -> None:
             "slurm_shared_dir",
             "must be an existing absolute dir",
         )
+    _check_resources(settings)
     try:
         settings.image_rules()
         run_as = settings.run_as()
     except OSError as exc:
         raise errors.Invalid(setting_name("images"), f"cannot read the image map: {exc}") from exc
     _check_run_as(settings, run_as)
+
+
+def _check_resources(settings: Settings) -> None:
+    if settings.usage_interval_seconds != 0:
+        _check_seconds(settings.usage_interval_seconds, "usage_interval_seconds", 0.1, 3600)
+    _check_seconds(settings.reserve_cpus, "reserve_cpus", 0, 1 << 16)
+    _check(settings.reserve_memory_mib, settings.reserve_memory_mib >= 0, "reserve_memory_mib", "0 or more")
+    _check_seconds(settings.queue_reserve_after_seconds, "queue_reserve_after_seconds", 0, 365 * 24 * 3600)
+    settings.declared_gpus()
+    try:
+        settings.defined_instance_types()
+    except OSError as exc:
+        raise errors.Invalid(setting_name("instance_types"), f"cannot read: {exc}") from exc
 
 
 def _check_run_as(settings: Settings, run_as: RunAs | None) -> None:

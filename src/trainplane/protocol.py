@@ -15,6 +15,9 @@ NOT_FOUND_MESSAGE = "Requested resource not found."
 # trainplane's native routes. `{kind}` is a job kind's value (`training`, `compilation`).
 NATIVE_PREFIX = "/trainplane/v1"
 LOG_ROUTE = NATIVE_PREFIX + "/{kind}-jobs/{name}/logs"
+RESUME_ROUTE = (
+    NATIVE_PREFIX + "/{kind}-jobs/{name}/resume"
+)  # POST {"NewName": ...}: a new job from its checkpoint
 NEXT_OFFSET_HEADER = "X-Trainplane-Next-Offset"  # the log offset to ask for next
 HEALTH_ROUTE = "/healthz"
 
@@ -28,4 +31,6 @@ CONTROL_DIR_NAME = "control"  # TRAINPLANE_CONTROL_DIR: the checkpoint-complete 
 CONTROL_DIR_ENV = "TRAINPLANE_CONTROL_DIR"
 SUPERVISOR_PID_ENV = "TRAINPLANE_SUPERVISOR_PID"
 CHECKPOINT_COMPLETE_FILE = "checkpoint-complete"
+# When the job's max runtime ends (epoch seconds), set by its supervisor where there is one (issue 10).
+MAX_RUNTIME_DEADLINE_ENV = "TRAINPLANE_MAX_RUNTIME_DEADLINE"
 JOB_BASE_DIR_NAME = "base"  # SAGEMAKER_BASE_DIR: the job's /opt/ml and working directory

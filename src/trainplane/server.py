@@ -28,18 +28,24 @@ from sqlalchemy.engine import url as sa_url
 from trainplane.api.app import Application, create_app
 from trainplane.api.auth import bearer_tokens, configured
 from trainplane.artifacts.local import LocalArtifacts
+from trainplane.artifacts.s3 import ENDPOINT_ENV as S3_ENDPOINT_ENV
 from trainplane.config import Settings, setting_name
 from trainplane.data_dir import DataDirInUse, DataDirLock, StoreMarker, StoreMismatch, quick_check
 from trainplane.domain import errors
+from trainplane.executors.local import host
 from trainplane.executors.local.launcher import LocalExecutor
 from trainplane.executors.ray.executor import RayExecutor
 from trainplane.executors.slurm.batch import SlurmSettings
 from trainplane.executors.slurm.executor import SlurmExecutor
+from trainplane.executors.supervisor import limits
+from trainplane.service.capacity import HostCapacity, ResourceSettings
 from trainplane.service.claims import LEASE_RENEWALS, ReplicaSettings
 from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService, ServiceSettings
+from trainplane.service.models import ModelService
 from trainplane.service.ports import Executor
 from trainplane.service.reconciler import Reconciler
+from trainplane.store.models_store import SqlModelStore
 from trainplane.store.sql_store import SqlStore
 
 log = logging.getLogger("trainplane.server")
@@ -120,8 +126,15 @@ def build(settings: Settings) -> ControlPlane:
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore.open(settings.resolved_database_url, is_pre_ping=settings.database_pre_ping)
     clock = SystemClock()
+    if settings.s3_endpoint_url:
+        # The standard variable, so the supervisors this server starts (they inherit its environment)
+        # reach the same store through the usual AWS chain.
+        os.environ[S3_ENDPOINT_ENV] = settings.s3_endpoint_url
     artifacts = LocalArtifacts(
-        settings.runs_dir, allowed_roots=settings.location_roots, protected=settings.protected_paths
+        settings.runs_dir,
+        allowed_roots=settings.location_roots,
+        protected=settings.protected_paths,
+        is_s3_enabled=bool(settings.s3_endpoint_url),
     )
     run_as = settings.run_as()
     job_user = (
@@ -137,7 +150,12 @@ def build(settings: Settings) -> ControlPlane:
     )
     executors: dict[str, Executor] = {executor.name: executor}
     if settings.is_slurm_enabled:
-        slurm = SlurmSettings(settings.slurm_partition, settings.slurm_account, settings.slurm_sbatch_options)
+        slurm = SlurmSettings(
+            settings.slurm_partition,
+            settings.slurm_account,
+            settings.slurm_sbatch_options,
+            own_instance_types=settings.defined_instance_types(),
+        )
         executors["slurm"] = SlurmExecutor(
             settings.slurm_runs_dir,
             slurm,
@@ -151,6 +169,7 @@ def build(settings: Settings) -> ControlPlane:
             notify_socket_path=settings.data_dir / "notify.sock",
             run_as=job_user,
         )
+    resources = resource_settings(settings)
     service = JobService(
         store,
         artifacts,
@@ -162,6 +181,7 @@ def build(settings: Settings) -> ControlPlane:
             account=settings.account,
             max_active_jobs=settings.max_active_jobs,
             default_executor=settings.executor,
+            resources=resources,
         ),
         executors,
     )
@@ -180,13 +200,55 @@ def build(settings: Settings) -> ControlPlane:
         clock,
         sweep_interval_seconds=settings.reconcile_interval_seconds,
         replica=replica,
+        resources=resources,
     )
     service.set_on_change(reconciler.wake)
     service.set_is_driven_here(reconciler.owns)
     access = _access(settings)
+    models = ModelService(
+        SqlModelStore(store.engine),
+        service,
+        artifacts,
+        clock,
+        region=settings.region,
+        account=settings.account,
+    )
     groups = GroupService(store.groups, service, clock)
-    app = create_app(service, access.authenticator, groups=groups, keyring=access.keyring)
+    app = create_app(
+        service,
+        access.authenticator,
+        groups=groups,
+        keyring=access.keyring,
+        models=models,
+        data_dir=settings.data_dir,
+    )
     return ControlPlane(store, executor, service, reconciler, app, access)
+
+
+def resource_settings(settings: Settings) -> ResourceSettings:
+    """The host's capacity for local jobs (issue 10); says at start what the kernel cannot enforce."""
+    found = host.detect(settings.declared_gpus())
+    support = limits.probe()
+    log.log(
+        logging.WARNING if support.cpu is None or support.memory is None else logging.INFO,
+        "event=resource_limits %s gpus=%s(%s) queue=%s",
+        support.describe(),
+        ",".join(found.gpu_ids) or "none",
+        found.gpu_source,
+        settings.queue,
+    )
+    capacity = HostCapacity(
+        cpus=max(found.cpus - settings.reserve_cpus, 0.0),
+        memory_mib=max(found.memory_mib - settings.reserve_memory_mib, 0),
+        gpu_ids=found.gpu_ids,
+        gpu_source=found.gpu_source if settings.queue else "none",
+    )
+    return ResourceSettings(
+        host=capacity,
+        instance_types=settings.defined_instance_types(),
+        is_queue_enabled=settings.queue,
+        reserve_after_seconds=settings.queue_reserve_after_seconds,
+    )
 
 
 def _claims_poll_seconds(settings: Settings) -> float | None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.e2e.conftest import JOBS_DIR
+from tests.e2e.conftest import JOBS_DIR, sagemaker_client
 from tests.e2e.test_sigv4_auth import ACCOUNT_A, ACCOUNT_B, Keys, add_key, client
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
@@ -188,5 +188,60 @@ def test_another_tenants_job_has_no_datapoints(sm: Any, tmp_path_factory: pytest
         with pytest.raises(wrong.exceptions.ClientError) as caught:
             statistics(wrong, name, "step", 60)
         assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    finally:
+        process.kill()
+
+
+def test_cpu_and_memory_utilization_come_from_the_supervisors_usage_samples(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """SageMaker's instance metrics (dimension Host "<job>/algo-1") from the samples of its job's usage."""
+    work = tmp_path_factory.mktemp("metrics-usage")
+    process = ServerProcess(work / "data", "--usage-interval-seconds", "0.1")
+    process.start()
+    try:
+        sm = sagemaker_client(process.url)
+        name = f"usage-{int(time.time() * 1000)}"
+        burn = "import time; end = time.time() + 1.5; [0 for _ in iter(lambda: time.time() < end, False)]"
+        sm.create_training_job(
+            TrainingJobName=name,
+            RoleArn="arn:aws:iam::123456789012:role/trainplane-test",
+            AlgorithmSpecification={
+                "TrainingImage": "trainplane/python",
+                "TrainingInputMode": "File",
+                "ContainerEntrypoint": ["python", "-c", burn],
+            },
+            OutputDataConfig={"S3OutputPath": f"file://{work}/output"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 600},
+        )
+        wait_until(
+            lambda: sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Completed",
+            60,
+            0.1,
+        )
+        cloudwatch = cloudwatch_client(process.url)
+        host = [{"Name": "Host", "Value": f"{name}/algo-1"}]
+        cpu = cloudwatch.get_metric_statistics(
+            Namespace=NAMESPACE,
+            MetricName="CPUUtilization",
+            Dimensions=host,
+            Period=3600,
+            Statistics=["SampleCount", "Maximum"],
+            **window(),
+        )["Datapoints"]
+        assert sum(point["SampleCount"] for point in cpu) >= 3
+        assert max(point["Maximum"] for point in cpu) > 20  # a busy loop: most of one core
+        memory = cloudwatch.get_metric_statistics(
+            Namespace=NAMESPACE,
+            MetricName="MemoryUtilization",
+            Dimensions=host,
+            Period=3600,
+            Statistics=["Maximum"],
+            **window(),
+        )["Datapoints"]
+        assert 0 < max(point["Maximum"] for point in memory) < 100
+        listed = cloudwatch.list_metrics(Namespace=NAMESPACE, Dimensions=host)["Metrics"]
+        assert {metric["MetricName"] for metric in listed} >= {"CPUUtilization", "MemoryUtilization"}
     finally:
         process.kill()

@@ -199,7 +199,7 @@ def test_a_failed_write_leaves_no_file_at_the_final_name(
 
 def test_a_remote_output_location_is_invalid_with_its_field(layout: JobLayout, tmp_path: Path) -> None:
     with pytest.raises(errors.Invalid) as caught:
-        _package(layout, tmp_path, output_uri="s3://bucket/out")
+        _package(layout, tmp_path, output_uri="gs://bucket/out")  # s3:// is uploaded (artifacts.s3)
     assert caught.value.field == "output_location"
 
 

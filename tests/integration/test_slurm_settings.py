@@ -58,7 +58,7 @@ def test_several_instances_ask_for_one_task_per_node_and_srun_the_job_on_each(tm
     assert "--cpus-per-task=2" in command  # srun does not inherit it from sbatch (Slurm 22.05)
     assert command[-4:] == ["/opt/tp/python", "-m", "trainplane.executors.slurm.node", str(tmp_path / "run")]
     assert extras["pass_environment"] == ["SLURM_"]
-    assert set(extras["signal_commands"]) == {"TERM", "KILL"}  # type: ignore[arg-type]
+    assert set(extras["signal_commands"]) == {"TERM", "KILL"}
     assert batch.launch_extras(local_jobs.make_job(tmp_path, "true"), tmp_path / "run", settings) == {}
 
 

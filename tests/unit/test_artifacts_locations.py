@@ -34,8 +34,8 @@ def test_absolute_paths_and_local_file_uris_are_accepted(uri: str, expected: str
 @pytest.mark.parametrize(
     ("uri", "reason_part"),
     [
-        ("s3://bucket/prefix", "s3:// URIs are not supported yet"),
-        ("S3://bucket/prefix", "s3:// URIs are not supported yet"),
+        ("s3://bucket/prefix", "s3:// URIs need an S3 endpoint configured in the server"),
+        ("S3://bucket/prefix", "s3:// URIs need an S3 endpoint configured in the server"),
         ("", "is empty"),
         ("   ", "is empty"),
         ("relative/dir", "relative path"),
@@ -60,7 +60,10 @@ def test_unsupported_locations_are_invalid_and_name_the_field(uri: str, reason_p
 def test_s3_rejection_says_what_to_use_instead() -> None:
     with pytest.raises(errors.Invalid) as caught:
         to_local_path("checkpointConfig.s3Uri", "s3://b/k")
-    assert caught.value.reason == ("s3:// URIs are not supported yet: use a file:// URI or an absolute path")
+    assert caught.value.reason == (
+        "s3:// URIs need an S3 endpoint configured in the server (--s3-endpoint-url): "
+        "use a file:// URI or an absolute path"
+    )
 
 
 @pytest.mark.parametrize("path", ["/tmp/out", "/tmp/with space/ü", "/tmp/100%"])

@@ -6,25 +6,29 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from trainplane import protocol
-from trainplane.api import limits, native
+from trainplane.api import limits, native, resume
 from trainplane.api.asgi import App, ClientDisconnected, Receive, Scope, Send
 from trainplane.api.auth.keyring import ReloadableKeyring
 from trainplane.api.auth.port import Authenticator
 from trainplane.api.auth.single_tenant import SingleTenant
+from trainplane.api.baseten import routes as baseten
 from trainplane.api.cloudwatch_logs.endpoint import TARGET_PREFIX as LOGS_TARGET_PREFIX
 from trainplane.api.cloudwatch_logs.endpoint import LogsEndpoint
 from trainplane.api.cloudwatch_metrics import endpoint as metrics
+from trainplane.api.modelarts import endpoint as modelarts
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker.endpoint import SageMakerEndpoint
 from trainplane.api.sts.endpoint import FORM_CONTENT_TYPE, StsEndpoint
 from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService
+from trainplane.service.models import ModelService
 
 
 class Application:
@@ -37,21 +41,31 @@ class Application:
         authenticator: Authenticator,
         groups: GroupService | None = None,
         keyring: ReloadableKeyring | None = None,
+        models: ModelService | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         # `groups` and `keyring` are for the dialects that speak of job groups (ModelArts, Baseten)
         # and authenticate over the credentials file with their own schemes.
         self.groups = groups
         self.keyring = keyring
         self.workers = Workers()
-        self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers)
+        self._sagemaker = SageMakerEndpoint(service, authenticator, self.workers, models)
         self._logs = LogsEndpoint(service, authenticator, self.workers)
         self._sts = StsEndpoint(service, authenticator, self.workers)
         self._metrics = metrics.MetricsEndpoint(service, authenticator, self.workers)
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/", self._sagemaker, methods=["POST"]),
             Route(protocol.HEALTH_ROUTE, native.healthz, methods=["GET"]),
             Route(protocol.LOG_ROUTE, native.make_logs_endpoint(service, authenticator), methods=["GET"]),
+            Route(
+                protocol.RESUME_ROUTE, resume.make_resume_endpoint(service, authenticator), methods=["POST"]
+            ),
         ]
+        if groups is not None:
+            # Baseten's fixed /v1/... paths go ahead of ModelArts' /v1/{project_id}/... route.
+            routes.extend(baseten.routes(service, groups, keyring, self.workers, data_dir))
+            endpoint = modelarts.build(service, groups, authenticator, keyring, self.workers)
+            routes.append(Route(modelarts.ROUTE, endpoint))
         self._router = Starlette(
             routes=routes, exception_handlers={HTTPException: native.http_error}, lifespan=self._lifespan
         )
@@ -96,7 +110,9 @@ def create_app(
     *,
     groups: GroupService | None = None,
     keyring: ReloadableKeyring | None = None,
+    models: ModelService | None = None,
+    data_dir: Path | None = None,
 ) -> Application:
     """The app; without an authenticator every request acts for the one default tenant (and, without
     a keyring, so does every request of the dialects with their own schemes)."""
-    return Application(service, authenticator or SingleTenant(), groups, keyring)
+    return Application(service, authenticator or SingleTenant(), groups, keyring, models, data_dir)

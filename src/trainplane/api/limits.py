@@ -16,6 +16,8 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trainplane.api import native
+from trainplane.api.modelarts import errors as modelarts_errors
+from trainplane.api.modelarts import routes as modelarts_routes
 from trainplane.api.sagemaker import errors as wire_errors
 from trainplane.domain import errors
 
@@ -42,6 +44,10 @@ def render_refusal(path: str, exc: BodyTooLarge) -> tuple[int, dict[str, str], b
         err = wire_errors.to_wire(exc, "")
         refusal = wire_errors.WireError(413, "RequestEntityTooLarge", exc.message, err.detail)
         status, headers, body = wire_errors.render(refusal, str(uuid.uuid4()))
+    elif modelarts_routes.is_modelarts_path(path):
+        status, headers, body = modelarts_errors.render(
+            modelarts_errors.WireError(413, "ModelArts.0101", exc.message)
+        )
     else:
         status, headers, body = native.render(exc)
         status = 413

@@ -99,6 +99,11 @@ def _offset(text: str) -> int:
     return offset
 
 
+def job_kind(text: str) -> JobKind:
+    """The job kind a route's `{kind}` names. Raises: errors.NotFound."""
+    return _kind(text)
+
+
 def _kind(text: str) -> JobKind:
     try:
         return JobKind(text)

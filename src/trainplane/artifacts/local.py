@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from trainplane import protocol
+from trainplane.artifacts import manifests, s3
 from trainplane.artifacts.layout import JobLayout, check_channel_name, checkpoint_subpath
 from trainplane.artifacts.locations import LocationPolicy
 from trainplane.artifacts.packaging import package_model
@@ -28,9 +30,12 @@ class LocalArtifacts:
         allowed_roots: Sequence[Path],
         protected: Sequence[Path] = (),
         now: Callable[[], datetime] = _utc_now,
+        is_s3_enabled: bool = False,
     ) -> None:
-        """`allowed_roots`: where locations may lie; `protected`: the server's own files (runs_dir too)."""
+        """`allowed_roots`: where locations may lie; `protected`: the server's own files (runs_dir too);
+        `is_s3_enabled`: s3:// locations are accepted (an S3 endpoint is configured)."""
         self._runs_dir = runs_dir
+        self._is_s3_enabled = is_s3_enabled
         self._policy = LocationPolicy(allowed_roots, (runs_dir, *protected))
         self._now = now
 
@@ -40,6 +45,9 @@ class LocalArtifacts:
 
     def check_location(self, field: str, uri: str) -> None:
         """Raises: errors.Invalid when `uri` is malformed or outside the allowed roots (LocationPolicy)."""
+        if s3.is_s3_uri(uri) and self._is_s3_enabled:
+            s3.parse(field, uri)
+            return
         self._policy.check(field, uri)
 
     def check_job_path(self, field: str, path: str) -> None:
@@ -49,6 +57,11 @@ class LocalArtifacts:
     def check_channel_name(self, field: str, name: str) -> None:
         """Raises: errors.Invalid when a channel name is not one plain directory name."""
         check_channel_name(field, name)
+
+    def read_manifest(self, field: str, uri: str) -> Mapping[str, Any]:
+        """The manifest inside the artifact at `uri`, if the location is allowed (see the port)."""
+        self._policy.check(field, uri)
+        return manifests.read_manifest(field, uri)
 
     def package_unstarted(self, job: Job, intent: StopIntent) -> PackagedModel:
         """An empty model.tar.gz whose manifest says why and when the job was stopped.

@@ -10,7 +10,10 @@ from urllib.parse import unquote, urlsplit
 
 from trainplane.domain import errors, fields
 
-_S3_REASON = "s3:// URIs are not supported yet: use a file:// URI or an absolute path"
+_S3_REASON = (
+    "s3:// URIs need an S3 endpoint configured in the server (--s3-endpoint-url): "
+    "use a file:// URI or an absolute path"
+)
 _FORMS = "use a file:// URI (file:///abs/path) or an absolute path"
 
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from trainplane.artifacts import beneath
+from trainplane.artifacts import beneath, s3
 from trainplane.artifacts.layout import JobLayout
 from trainplane.artifacts.locations import to_local_path, to_uri
 from trainplane.domain import fields
@@ -35,6 +35,7 @@ OUTPUT_FIELD = fields.OUTPUT_LOCATION
 MANIFEST_MEMBER = "trainplane-manifest.json"
 MANIFEST_FORMAT = 1
 REASONS = frozenset({"completed", "failed", "user", "max_runtime", "preempted"})
+S3_STAGING_DIR_NAME = "s3-output"  # in the run dir: what goes to an s3:// output location, packaged first
 COMPRESS_LEVEL = 6  # level 9 costs about twice the time for a few per cent on model weights
 
 
@@ -70,9 +71,11 @@ def package_model(
     manifest.json is written last, so its presence says the packaging finished. `pinned_output_root`:
     the real path the output location had at launch; a link made on it since is refused (beneath.open_root).
 
+    An s3:// output location gets the same files, packaged in the run dir and uploaded (artifacts.s3).
+
     Raises:
-        errors.Invalid: `output_uri` is not a local location.
-        OSError: a link or file where a directory is written (ENOTDIR), or writing failed.
+        errors.Invalid: `output_uri` is neither a local location nor an s3:// URI.
+        OSError: a link or file where a directory is written (ENOTDIR), writing or uploading failed.
     """
     if reason not in REASONS:
         raise ValueError(f"unknown packaging reason {reason!r}")
@@ -81,6 +84,8 @@ def package_model(
     check_aware(now)
     if stopped_at is not None:
         check_aware(stopped_at)
+    if s3.is_s3_uri(output_uri):
+        return _package_to_s3(layout, output_uri, job_name, reason, stopped_at, has_complete_checkpoint, now)
     output_root = to_local_path(OUTPUT_FIELD, output_uri)
     destination = output_root / job_name / "output"
     root_fd = beneath.open_root(output_root, pinned_output_root)
@@ -94,6 +99,41 @@ def package_model(
         )
     finally:
         os.close(destination_fd)
+
+
+def _package_to_s3(
+    layout: JobLayout,
+    output_uri: str,
+    job_name: str,
+    reason: str,
+    stopped_at: datetime | None,
+    has_complete_checkpoint: bool,
+    now: datetime,
+) -> PackagedModel:
+    """Package into the run dir, then upload model.tar.gz, output.tar.gz and manifest.json (retried)."""
+    target = s3.parse(OUTPUT_FIELD, output_uri).child(f"{job_name}/output")
+    staging_root = layout.base_dir.parent / S3_STAGING_DIR_NAME
+    staging_root.mkdir(mode=0o700, exist_ok=True)
+    local = package_model(
+        layout=layout,
+        output_uri=to_uri(staging_root),
+        job_name=job_name,
+        reason=reason,
+        stopped_at=stopped_at,
+        has_complete_checkpoint=has_complete_checkpoint,
+        now=now,
+        pinned_output_root=staging_root,
+    )
+    packaged = staging_root / job_name / "output"
+    if local.output_uri is not None:
+        s3.upload_file(packaged / "output.tar.gz", target.child("output.tar.gz"))
+    s3.upload_file(packaged / "model.tar.gz", target.child("model.tar.gz"))
+    s3.upload_file(packaged / "manifest.json", target.child("manifest.json"))  # last: says it is whole
+    return PackagedModel(
+        model_uri=target.child("model.tar.gz").uri,
+        output_uri=None if local.output_uri is None else target.child("output.tar.gz").uri,
+        has_complete_checkpoint=has_complete_checkpoint,
+    )
 
 
 def _package_into(

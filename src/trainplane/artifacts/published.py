@@ -26,6 +26,8 @@ PUBLISHED_ARCHIVE = "published_archive"  # JobSpec.payload key: the archive's fi
 def publish(
     *,
     layout: JobLayout,
+    job_name: str,
+    job_kind: str,
     output_uri: str,
     archive_name: str,
     reason: str,
@@ -44,7 +46,14 @@ def publish(
     if reason != "completed":
         return PackagedModel()
     output_root = to_local_path(OUTPUT_FIELD, output_uri)
-    manifest = {"format": MANIFEST_FORMAT, "reason": reason, "packaged_at": now.isoformat()}
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "job_name": job_name,
+        "job_kind": job_kind,
+        "reason": reason,
+        "packaged_at": now.isoformat(),
+        "file_count": sum(1 for path in layout.model_dir.rglob("*") if path.is_file()),
+    }
     root_fd = beneath.open_root(output_root, pinned_output_root)
     try:
         digest, _ = write_tree_archive(

@@ -8,6 +8,10 @@ SageMaker's checkpoint semantics for free: existing checkpoints are visible at s
 every write or delete lands in the durable location at once, so nothing is lost when the job is
 SIGKILLed.
 
+s3:// channels and checkpoints (artifacts.s3) are downloaded instead, before the job starts: a channel
+into a real input/data/<name> directory, the checkpoints into LocalPath (SageMaker's resume); the
+checkpoints go back up while the job runs and after it ends (artifacts.s3_checkpoints).
+
 Staging never replaces or removes anything it did not create: every path it links lies inside the
 job's own tree (LocalPath and channel names are checked at create and again here), and the only things
 it replaces are its own symlinks and empty directories.
@@ -16,8 +20,10 @@ it replaces are its own symlinks and empty directories.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+from trainplane.artifacts import s3
 from trainplane.artifacts.layout import LOCAL_PATH_FIELD, JobLayout, check_channel_name
 from trainplane.artifacts.locations import to_local_path
 from trainplane.domain import errors, fields
@@ -27,33 +33,65 @@ CHECKPOINT_FIELD = fields.CHECKPOINT_LOCATION
 channel_field = fields.channel_source
 
 
-def stage_inputs(spec: JobSpec, layout: JobLayout) -> None:
-    """Link every channel under input/data/<name> and the checkpoint dir to its durable location.
+def stage_inputs(spec: JobSpec, layout: JobLayout, should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Link every channel under input/data/<name> and the checkpoint dir to its durable location
+    (download them, for s3:// ones).
 
     Idempotent: staging the same job again relinks the same targets.
 
     Raises:
         errors.Invalid: a channel source does not exist, or the checkpoint LocalPath is a
             non-empty directory that is not the durable location.
+        s3.Interrupted: `should_stop()` turned true during a download (nothing was started).
+        OSError: a download failed after its retries.
     """
     sources = _channel_sources(spec)
     layout.create()
     for field, name, source in sources:
-        _stage_channel(field, layout.channel_dir(name), source)
-    _stage_checkpoints(spec, layout)
+        if isinstance(source, s3.S3Location):
+            _download_channel(field, layout.channel_dir(name), source, should_stop)
+        else:
+            _stage_channel(field, layout.channel_dir(name), source)
+    if s3.is_s3_uri(spec.checkpoint_uri):
+        _download_checkpoints(spec, layout, should_stop)
+    else:
+        _stage_checkpoints(spec, layout)
 
 
-def _channel_sources(spec: JobSpec) -> list[tuple[str, str, Path]]:
+def _channel_sources(spec: JobSpec) -> list[tuple[str, str, Path | s3.S3Location]]:
     # Check every source before touching the tree, so a bad request leaves nothing half staged.
-    sources = []
+    sources: list[tuple[str, str, Path | s3.S3Location]] = []
     for index, channel in enumerate(spec.channels, start=1):
         check_channel_name(fields.channel_name(index), channel.name)
         field = channel_field(index)
+        if s3.is_s3_uri(channel.source):
+            sources.append((field, channel.name, s3.parse(field, channel.source)))
+            continue
         source = to_local_path(field, channel.source)
         if not source.exists():
             raise errors.Invalid(field, f"channel {channel.name!r}: {source} does not exist")
         sources.append((field, channel.name, source))
     return sources
+
+
+def _download_channel(
+    field: str, channel_dir: Path, source: s3.S3Location, should_stop: Callable[[], bool]
+) -> None:
+    if channel_dir.is_symlink():
+        channel_dir.unlink()  # an earlier staging's link: the channel becomes a real download
+    channel_dir.mkdir(parents=True, exist_ok=True)
+    if s3.download_prefix(source, channel_dir, should_stop) == 0 and not any(channel_dir.iterdir()):
+        raise errors.Invalid(field, f"no objects under {source.uri}")
+
+
+def _download_checkpoints(spec: JobSpec, layout: JobLayout, should_stop: Callable[[], bool]) -> None:
+    assert spec.checkpoint_uri is not None
+    local_dir = layout.checkpoint_dir(spec)
+    _check_inside(layout, local_dir)
+    if local_dir.is_symlink():
+        local_dir.unlink()
+    local_dir.mkdir(parents=True, exist_ok=True)
+    s3.download_prefix(s3.parse(CHECKPOINT_FIELD, spec.checkpoint_uri), local_dir, should_stop)
 
 
 def _stage_channel(field: str, channel_dir: Path, source: Path) -> None:

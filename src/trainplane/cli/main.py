@@ -14,7 +14,7 @@ import httpx
 
 import trainplane
 from trainplane.cli import arguments
-from trainplane.cli.commands import credentials, jobs, logs, serve, wait
+from trainplane.cli.commands import credentials, jobs, logs, resume, serve, wait
 from trainplane.domain import errors
 
 EXIT_ERROR = 1
@@ -33,6 +33,7 @@ def build_parser(*, selected: str | None) -> argparse.ArgumentParser:
     serve.register(subparsers)
     jobs.register(subparsers, selected=selected)
     logs.register(subparsers)
+    resume.register(subparsers)
     wait.register(subparsers)
     credentials.register(subparsers)
     return parser

@@ -149,6 +149,22 @@ class Client:
     def delete_training_job(self, name: str) -> None:
         self.delete_job(kinds.TRAINING, name)
 
+    def resume_job(self, name: str, new_name: str | None = None, *, kind: JobKind = JobKind.TRAINING) -> str:
+        """Start a new job with the finished job's spec and checkpoint location; the new job's name."""
+        path = protocol.RESUME_ROUTE.format(kind=kind.value, name=quote(name, safe=""))
+        body = {} if new_name is None else {"NewName": new_name}
+        with self._translate_transport_errors():
+            response = self._http.post(path, json=body)
+        if response.status_code >= 300:
+            raise wire.decode_error(
+                response.status_code,
+                response.content,
+                response.reason_phrase,
+                operation="ResumeJob",
+                resource_name=name,
+            )
+        return _parsed("ResumeJob", lambda: str(response.json()["JobName"]))
+
     def read_log(self, name: str, offset: int = 0, *, kind: JobKind = JobKind.TRAINING) -> LogChunk:
         """The job's log from byte `offset` as far as it is written now."""
         params = {"offset": str(offset), "follow": "false"}

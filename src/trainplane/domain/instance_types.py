@@ -206,3 +206,54 @@ def resources_of(
     if defined and instance_type in defined:
         return defined[instance_type]
     return _TABLE.get(instance_type)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What a job was given on its host: CPUs, memory and, where trainplane manages GPUs, which ones."""
+
+    cpus: float
+    memory_mib: int
+    gpu_ids: tuple[str, ...] | None = None  # None: GPUs are not managed (the job sees the host's)
+
+    def to_ref(self) -> dict[str, str]:
+        """As executor-handle members (strings), so a restarted control plane knows what is held."""
+        gpus = "-" if self.gpu_ids is None else ",".join(self.gpu_ids)
+        return {"alloc_cpus": f"{self.cpus:g}", "alloc_memory_mib": str(self.memory_mib), "alloc_gpus": gpus}
+
+    @staticmethod
+    def from_ref(ref: Mapping[str, str]) -> Allocation | None:
+        if "alloc_cpus" not in ref:
+            return None
+        gpus = ref.get("alloc_gpus", "-")
+        ids = None if gpus == "-" else tuple(gpu for gpu in gpus.split(",") if gpu)
+        return Allocation(float(ref["alloc_cpus"]), int(ref["alloc_memory_mib"]), ids)
+
+
+def parse_defined(doc: Mapping[str, object]) -> dict[str, InstanceResources]:
+    """Operator-defined types from {"name": {"vcpus": 4, "memory_gib": 16, "gpus": 1}} (or memory_mib).
+
+    Raises:
+        ValueError: a definition is malformed (the message names it).
+    """
+    defined: dict[str, InstanceResources] = {}
+    for name, raw in doc.items():
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"instance type {name!r}: must be an object like {_EXAMPLE}")
+        try:
+            memory_mib = int(raw["memory_mib"]) if "memory_mib" in raw else _gib(float(raw["memory_gib"]))
+            resources = InstanceResources(
+                vcpus=int(raw["vcpus"]),
+                memory_mib=memory_mib,
+                gpus=int(raw.get("gpus", 0)),
+                gpu_model=str(raw.get("gpu_model", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"instance type {name!r}: {exc!s} (expected {_EXAMPLE})") from None
+        if resources.vcpus < 1 or resources.memory_mib < 1 or resources.gpus < 0:
+            raise ValueError(f"instance type {name!r}: vcpus and memory must be positive, gpus 0 or more")
+        defined[str(name)] = resources
+    return defined
+
+
+_EXAMPLE = '{"vcpus": 4, "memory_gib": 16, "gpus": 1}'

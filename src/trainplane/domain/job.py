@@ -57,6 +57,7 @@ class JobSpec:
     checkpoint_uri: str | None = None  # durable checkpoint location (resume source)
     checkpoint_local_path: str | None = None  # where the job writes checkpoints (SM LocalPath)
     max_runtime_seconds: int | None = None
+    max_runtime_warning_seconds: float | None = None  # SIGUSR1 this long before max runtime (issue 10)
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     signal_policy: str = "group"  # "group": every process of the job; "main": the entrypoint only
     metric_definitions: tuple[MetricDefinition, ...] = ()

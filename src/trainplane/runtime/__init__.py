@@ -11,6 +11,7 @@ Standard library only, no other trainplane import: this runs inside users' train
 
 from __future__ import annotations
 
+from trainplane.runtime.deadline import time_left_seconds, warning_received, watch_warning
 from trainplane.runtime.handshake import (
     CHECKPOINT_COMPLETE_FILE,
     CHECKPOINT_COMPLETE_SIGNAL,
@@ -45,6 +46,9 @@ __all__ = [
     "output_data_dir",
     "output_dir",
     "stop_requested",
+    "time_left_seconds",
     "wait_for_stop",
+    "warning_received",
+    "watch_warning",
     "write_failure",
 ]

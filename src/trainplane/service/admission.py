@@ -15,13 +15,14 @@ from trainplane.domain import errors, fields, images
 from trainplane.domain.groups import Placement
 from trainplane.domain.job import Channel, JobSpec, MetricDefinition
 from trainplane.domain.status import JobKind
+from trainplane.service import capacity
 from trainplane.service.ports import Artifacts
 
 GRACE_TAG = "trainplane:stop-grace-seconds"  # this job's SIGTERM -> SIGKILL window, fixed at create
 EXECUTOR_TAG = "trainplane:executor"  # which executor runs this job (local, and later slurm, ray)
 # Read once, at create, into the job's spec: changing them afterwards would leave the spec (which the
 # supervisor already holds) and the tags telling two stories, so AddTags/DeleteTags refuse them.
-SPEC_TAGS = frozenset({GRACE_TAG, EXECUTOR_TAG})
+SPEC_TAGS = frozenset({GRACE_TAG, EXECUTOR_TAG, capacity.PRIORITY_TAG, capacity.WARNING_TAG})
 MAX_GRACE_SECONDS = 28 * 24 * 3600  # SageMaker's longest runtime; a longer grace is surely a typo
 
 
@@ -116,6 +117,7 @@ def spec_for(request: NewJob, settings: AdmissionSettings, artifacts: Artifacts)
         checkpoint_uri=request.checkpoint_uri,
         checkpoint_local_path=request.checkpoint_local_path,
         max_runtime_seconds=request.max_runtime_seconds,
+        max_runtime_warning_seconds=capacity.parse_warning_seconds(request.tags.get(capacity.WARNING_TAG)),
         grace_seconds=_default_grace(request, settings) if grace_tag is None else parse_grace_tag(grace_tag),
         metric_definitions=tuple(request.metric_definitions),
         instance_type=request.instance_type,

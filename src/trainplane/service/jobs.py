@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from trainplane.domain import errors, images, messages, names, transitions
+from trainplane.domain.groups import Placement
 from trainplane.domain.job import Job, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
-from trainplane.service import admission
+from trainplane.service import admission, capacity, resumption
 from trainplane.service.ports import (
     Artifacts,
     Clock,
@@ -47,6 +48,7 @@ class ServiceSettings:
     account: str = names.DEFAULT_ACCOUNT
     max_active_jobs: int = 0  # 0: no limit
     default_executor: str = "local"
+    resources: capacity.ResourceSettings | None = None  # issue 10: instance types, host, queue
 
 
 class JobService:
@@ -75,6 +77,11 @@ class JobService:
         self._on_change = on_change  # wakes the reconciler
         self._is_driven_here: Callable[[str], bool] = lambda job_id: True
 
+    @property
+    def image_rules(self) -> Sequence[images.ImageRule]:
+        """The server's image map (dialects list its images: ModelArts' AI engines)."""
+        return self._settings.image_rules
+
     def set_on_change(self, on_change: Callable[[str], None]) -> None:
         self._on_change = on_change
 
@@ -96,6 +103,7 @@ class JobService:
             errors.LimitExceeded: the tenant has `max_active_jobs` jobs not yet finished.
         """
         spec = admission.spec_for(request, self._admission, self._artifacts)
+        capacity.check_create(spec, request.tags, self._settings.resources)
         placement = admission.placement_for(request)
         self._check_active_limit(tenant)
         job = new_job(
@@ -113,6 +121,52 @@ class JobService:
         log.info("event=job_created job=%s name=%s executor=%s", job.id, job.name, spec.executor)
         self._on_change(job.id)
         return job
+
+    def resume(
+        self,
+        tenant: str,
+        kind: JobKind,
+        name: str,
+        new_name: str | None = None,
+        *,
+        account: str | None = None,
+    ) -> Job:
+        """A new job with the finished job's full spec and tags, in its group, so it continues from the
+        same checkpoint location; named `new_name` or `<name>-r<n>`.
+
+        Raises:
+            errors.NotFound: no such job.
+            errors.InvalidState: the job has not finished.
+            errors.Invalid: it has no checkpoint location, or a location no longer allowed.
+            errors.NameInUse: `new_name` is taken.
+        """
+        old = self._store.get(tenant, kind, name)
+        resumption.check_resumable(old, self._artifacts)
+        self._check_active_limit(tenant)
+        tags = self._store.get_tags(old.id)
+        placement = None if old.group_id is None else Placement(group_id=old.group_id)
+        for candidate in resumption.new_names(old.name, new_name):
+            job = new_job(
+                job_id=str(uuid.uuid4()),
+                tenant=tenant,
+                kind=kind,
+                name=candidate,
+                arn=self.arn(kind, candidate, account),
+                spec=old.spec,
+                request=old.request,
+                dialect=old.dialect,
+                at=self._clock.now(),
+            )
+            try:
+                job = self._store.insert(job, tags, placement)
+            except errors.NameInUse:
+                if new_name is not None:
+                    raise
+                continue
+            log.info("event=job_resumed job=%s name=%s from=%s", job.id, job.name, old.id)
+            self._on_change(job.id)
+            return job
+        raise errors.NameInUse(kind.value, f"{name}-r*")
 
     def _check_active_limit(self, tenant: str) -> None:
         # Checked before the insert, not atomically with it: racing creates may overshoot by a few,

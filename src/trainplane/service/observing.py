@@ -37,6 +37,7 @@ def with_failure(job: Job, failure: Failure) -> Job:
 def apply(job: Job, observation: Observation, now: datetime) -> Job:
     """`job` advanced through every step the observation shows it has passed; `job` itself if none."""
     updated = _adopt_engine_stop(_catch_up_start(job, observation, now), observation)
+    updated = _note_warning(updated, observation)
     if observation.phase is Phase.LOST:
         lost = dataclasses.replace(updated, outcome=observation.outcome)
         failure = LOST if observation.lost_reason is None else _lost_because(observation.lost_reason)
@@ -48,6 +49,19 @@ def apply(job: Job, observation: Observation, now: datetime) -> Job:
     if observation.phase is Phase.FINISHED:
         return _finish(updated, observation, now)
     return updated
+
+
+WARNING_NOTE = "Max runtime warning (SIGUSR1) sent"
+
+
+def _note_warning(job: Job, observation: Observation) -> Job:
+    """Issue 10: the job's history says when it was warned of its max runtime (once)."""
+    warned_at = observation.warned_at
+    if warned_at is None or not job.history or any(WARNING_NOTE in t.message for t in job.history):
+        return job
+    last = job.history[-1]
+    note = f"{last.message} {WARNING_NOTE} at {warned_at.isoformat(timespec='seconds')}."
+    return job.touched(history=(*job.history[:-1], dataclasses.replace(last, message=note)))
 
 
 def _lost_because(reason: str) -> Failure:

@@ -6,9 +6,10 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from trainplane.domain.groups import JobGroup, Placement
+from trainplane.domain.instance_types import Allocation
 from trainplane.domain.job import ExecutorHandle, Job, Outcome, StopIntent, StopReport
 from trainplane.domain.status import JobKind, Primary, Secondary
 
@@ -261,6 +262,9 @@ class Observation:
     stop: StopIntent | None = None  # the stop the executor is carrying out (it may have started it)
     outcome: Outcome = field(default_factory=Outcome)  # as far as known: complete once the phase is FINISHED
     lost_reason: str | None = None  # LOST: what the engine says became of the job (e.g. Ray's status)
+    warned_at: datetime | None = (
+        None  # SIGUSR1 sent before max runtime (trainplane:max-runtime-warning-seconds)
+    )
 
 
 @dataclass(frozen=True)
@@ -278,8 +282,9 @@ class Executor(Protocol):
 
     name: str
 
-    def launch(self, job: Job) -> ExecutorHandle:
-        """Start the job (idempotent per job id). Raises: errors.Unavailable, errors.Invalid."""
+    def launch(self, job: Job, allocation: Allocation | None = None) -> ExecutorHandle:
+        """Start the job (idempotent per job id) with what it was given on this host (local executor;
+        others ask their engine for the instance type). Raises: errors.Unavailable, errors.Invalid."""
         ...
 
     def request_stop(self, handle: ExecutorHandle, intent: StopIntent) -> None:
@@ -335,4 +340,11 @@ class Artifacts(Protocol):
 
     def package_unstarted(self, job: Job, intent: StopIntent) -> PackagedModel:
         """Package the (empty) model of a job stopped before it ran, so Describe has an artifact."""
+        ...
+
+    def read_manifest(self, field: str, uri: str) -> Mapping[str, Any]:
+        """The `trainplane-manifest.json` inside the archive at `uri`.
+
+        Raises: errors.Invalid when `uri` is not an allowed location or not a trainplane artifact.
+        """
         ...

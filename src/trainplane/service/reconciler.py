@@ -16,12 +16,15 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from trainplane.domain import errors, transitions
+from trainplane.domain.instance_types import Allocation
 from trainplane.domain.job import ExecutorHandle, Failure, FailureKind, Job, StopIntent
 from trainplane.domain.status import StopReason
-from trainplane.service import observing
+from trainplane.service import observing, scheduler
+from trainplane.service.capacity import ResourceSettings
 from trainplane.service.claims import Claims, ReplicaSettings
 from trainplane.service.jobs import JobService
 from trainplane.service.ports import Artifacts, Clock, Executor, Phase, Store
+from trainplane.service.scheduler import Scheduler
 
 log = logging.getLogger("trainplane.reconciler")
 HANDLE_RETRIES = 20
@@ -38,8 +41,10 @@ class Reconciler:
         clock: Clock,
         sweep_interval_seconds: float = 5.0,
         replica: ReplicaSettings | None = None,
+        resources: ResourceSettings | None = None,
     ) -> None:
         self._store = store
+        self._scheduler = Scheduler(store, clock, resources)  # issue 10: limits and the queue
         self._service = service
         self._executors = executors
         self._artifacts = artifacts
@@ -136,12 +141,15 @@ class Reconciler:
     def sweep(self) -> None:
         self._claims.poll()  # renews the lease and learns which jobs are whose
         deadlines = []
-        for job in self._store.active_jobs():
+        jobs = self._store.active_jobs()
+        self._wake_all(self._scheduler.sync(jobs, self._claims.owns))  # holdings first, then grants
+        for job in jobs:
             self._guarded(self.reconcile, job)  # just read: no need to read it again by id
             deadline = _max_runtime_deadline(job)
             if deadline is not None and job.stop is None and self._claims.owns(job.id):
                 deadlines.append(deadline)
         self._max_runtime_deadlines = deadlines
+        self._scheduler.write_messages(jobs)
 
     def reconcile_id(self, job_id: str) -> None:
         try:
@@ -154,10 +162,16 @@ class Reconciler:
         if job.is_terminal:
             self._delivered.pop(job.id, None)
             self._claims.forget(job.id)
+            self._wake_all(self._scheduler.release(job.id))
             return
         if job.handle is None:
+            allocation = self._scheduler.admit(job)
+            if allocation == scheduler.WAIT:
+                return  # queued for capacity (service/queue.py)
             if self._claims.acquire(job):  # in the store, every time: a launch happens once
-                self._start(job)
+                self._start(job, None if isinstance(allocation, str) else allocation)
+            else:
+                self._wake_all(self._scheduler.release(job.id))
             return
         if not (self._claims.owns(job.id) or self._claims.acquire(job)):
             return  # another replica drives it
@@ -174,7 +188,11 @@ class Reconciler:
 
     # --- starting ------------------------------------------------------------------------------
 
-    def _start(self, job: Job) -> None:
+    def _wake_all(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            self.wake(job_id)
+
+    def _start(self, job: Job, allocation: Allocation | None = None) -> None:
         if job.stop is not None:
             self._finish_unstarted(job, job.stop)
             return
@@ -185,7 +203,7 @@ class Reconciler:
             self._fail(job, Failure(FailureKind.PLATFORM, reason))
             return
         try:
-            handle = executor.launch(job)
+            handle = executor.launch(job, allocation) if allocation is not None else executor.launch(job)
         except errors.TrainplaneError as exc:
             self._fail(job, Failure(FailureKind.USER, f"the job could not be launched: {exc.message}"))
             return
@@ -250,6 +268,8 @@ class Reconciler:
             self.wake(job.id)  # a stop raced us: look again with fresh state
             return
         log.info("event=status_changed job=%s status=%s", job.id, updated.status.value)
+        if updated.is_terminal:
+            self._wake_all(self._scheduler.release(job.id))  # its capacity goes to the next in line
         if stored.is_terminal and stored.delete_when_ended:
             self._delete_ended(stored)
 

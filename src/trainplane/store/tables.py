@@ -92,3 +92,17 @@ meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(256), nullable=False),
 )
+
+# Models (CreateModel): a name for a job's artifact and where it came from; migration 0005.
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("tenant", sa.String(128), primary_key=True),
+    sa.Column("name_key", sa.String(128), primary_key=True),  # names are unique regardless of case
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("arn", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("request", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Index("ix_models_created", "tenant", "created_at", "name_key"),
+)

@@ -36,6 +36,7 @@ MAX_SKEW = timedelta(minutes=15)
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 REQUIRED_SIGNED = ("host", DATE_HEADER)  # without them a signature could be replayed anywhere, any time
 PARSED_CACHED = 256
+CANONICAL_CACHED = 1024  # pollers ask for the same few paths again and again; both functions are pure
 MISMATCH = "Invalid AK/SK: the request signature does not match the one computed with the secret key."
 _AUTHORIZATION = re.compile(
     r"SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]{64})\s*"
@@ -128,12 +129,14 @@ def parse_authorization(header: str) -> Signed:
     return Signed(access_key, signed_headers, signature_hex)
 
 
+@functools.lru_cache(maxsize=CANONICAL_CACHED)
 def canonical_uri(path: str) -> str:
     """Each segment of the decoded path percent-encoded (only `~` left alone), with a trailing `/`."""
     uri = "/".join(quote(segment, safe="~") for segment in unquote(path).split("/"))
     return uri if uri.endswith("/") else uri + "/"
 
 
+@functools.lru_cache(maxsize=CANONICAL_CACHED)
 def canonical_query(query: str) -> str:
     """Parameters sorted by name (then value), each `name=value` percent-encoded, joined by `&`."""
     pairs = sorted(parse_qsl(query, keep_blank_values=True))

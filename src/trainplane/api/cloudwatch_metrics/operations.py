@@ -1,12 +1,14 @@
 """CloudWatch's metric reads for training jobs: `GetMetricStatistics`, `GetMetricData` and `ListMetrics`.
 
 Namespace "/aws/sagemaker/TrainingJobs", dimension `TrainingJobName`: the metrics a job's
-MetricDefinitions parse from its log (see series.py). A metric nobody wrote (another namespace, another
+MetricDefinitions parse from its log (see series.py); dimension `Host` ("<job>/algo-1"): CPUUtilization
+and MemoryUtilization from the usage its supervisor samples. A metric nobody wrote (another namespace, another
 tenant's job, a job that does not exist) has no datapoints, as on CloudWatch: never an error.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -23,6 +25,9 @@ from trainplane.service.ports import ListQuery
 
 NAMESPACE = "/aws/sagemaker/TrainingJobs"
 DIMENSION = "TrainingJobName"
+HOST_DIMENSION = "Host"  # "<job>/algo-1": SageMaker's dimension of the instance metrics
+HOST_SUFFIX = "/algo-1"
+INSTANCE_METRICS = ("CPUUtilization", "MemoryUtilization")
 MAX_DATAPOINTS = 1440  # GetMetricStatistics' own limit per call
 LIST_METRICS_JOBS = 500  # jobs one ListMetrics call looks at
 Samples = Mapping[str, Sequence[series.Sample]]
@@ -45,6 +50,9 @@ class Metrics:
             job = self.service.describe(tenant, JobKind.TRAINING, name)
         except errors.NotFound:
             return ()
+        if metric.get("MetricName") in INSTANCE_METRICS:
+            usage = self.service.read_usage(tenant, job.kind, job.name)
+            return series.utilization(usage, _memory_total_bytes())[metric["MetricName"]]
         marks = self.service.read_log_marks(tenant, job.kind, job.name)
         key = (tenant, job.id, marks.size, job.is_terminal)
         every = self._samples.get(key, lambda: self._read(tenant, job))
@@ -123,6 +131,10 @@ def list_metrics(metrics: Metrics, tenant: str, body: Mapping[str, Any]) -> dict
             if body.get("MetricName") in (None, name):
                 dimensions = [{"Name": DIMENSION, "Value": job.name}]
                 found.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dimensions})
+        for name in INSTANCE_METRICS if job.started_at is not None else ():
+            if body.get("MetricName") in (None, name):
+                dimensions = [{"Name": HOST_DIMENSION, "Value": f"{job.name}{HOST_SUFFIX}"}]
+                found.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dimensions})
     return {"Metrics": found}
 
 
@@ -135,10 +147,16 @@ OPERATIONS: Mapping[str, Handler] = {
 
 def _job_name(metric: Mapping[str, Any]) -> str | None:
     for dimension in metric.get("Dimensions") or ():
+        value = str(dimension.get("Value", ""))
         if dimension.get("Name") == DIMENSION:
-            value: str | None = dimension.get("Value")
             return value
+        if dimension.get("Name") == HOST_DIMENSION and value.endswith(HOST_SUFFIX):
+            return value.removesuffix(HOST_SUFFIX)
     return None
+
+
+def _memory_total_bytes() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _time(body: Mapping[str, Any], field: str) -> float:

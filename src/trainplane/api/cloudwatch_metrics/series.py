@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from trainplane.domain import errors
 from trainplane.domain.job import MetricDefinition
+from trainplane.service.ports import UsageSample
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d{1,2})?)")
@@ -69,6 +70,23 @@ def samples(pattern: re.Pattern[str], lines: Iterable[tuple[float, str]]) -> lis
             if value is not None:
                 found.append(Sample(at, value))
     return found
+
+
+def utilization(usage: Sequence[UsageSample], memory_total_bytes: int) -> dict[str, list[Sample]]:
+    """SageMaker's instance metrics from the supervisor's usage samples: CPUUtilization (per cent of one
+    core, as SageMaker counts it: 400 is four busy cores) between successive samples, and
+    MemoryUtilization (per cent of this machine's memory) at each sample."""
+    cpu: list[Sample] = []
+    memory: list[Sample] = []
+    previous: UsageSample | None = None
+    for sample in usage:
+        at = sample.at.timestamp()
+        memory.append(Sample(at, 100.0 * sample.memory_bytes / max(1, memory_total_bytes)))
+        if previous is not None and at > previous.at.timestamp():
+            elapsed = at - previous.at.timestamp()
+            cpu.append(Sample(at, max(0.0, 100.0 * (sample.cpu_seconds - previous.cpu_seconds) / elapsed)))
+        previous = sample
+    return {"CPUUtilization": cpu, "MemoryUtilization": memory}
 
 
 def datapoints(found: Iterable[Sample], start: float, end: float, period_seconds: int) -> list[Datapoint]:

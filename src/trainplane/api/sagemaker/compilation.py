@@ -16,7 +16,7 @@ from typing import Any
 from trainplane.api.auth.port import Principal
 from trainplane.api.sagemaker import translate
 from trainplane.compilation import targets
-from trainplane.domain import errors, fields, transitions
+from trainplane.domain import errors, fields
 from trainplane.domain.job import Channel, Job
 from trainplane.domain.status import JobKind, Secondary
 from trainplane.service.jobs import JobService, NewJob, StopOutcome
@@ -84,7 +84,10 @@ def new_compilation_job(body: Body) -> NewJob:
         max_runtime_seconds=int(stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS)),
         tags=translate.tags_from_wire(body.get("Tags") or ()),
         default_grace_seconds=DEFAULT_GRACE_SECONDS,
-        payload={PUBLISHED_ARCHIVE: targets.artifact_name(input_config["S3Uri"], target)},
+        payload={
+            PUBLISHED_ARCHIVE: targets.artifact_name(input_config["S3Uri"], target),
+            "job_kind": JobKind.COMPILATION.value,  # written into the artifact's manifest
+        },
     )
 
 
@@ -165,9 +168,7 @@ def list_query(body: Body) -> ListQuery:
     query = translate.list_query({key: value for key, value in body.items() if key != "StatusEquals"})
     if word is None:
         return query
-    statuses = statuses_of(word)
-    (primary,) = {transitions.PRIMARY[status] for status in statuses}
-    return dataclasses.replace(query, status=primary)
+    return dataclasses.replace(query, statuses=statuses_of(word))
 
 
 def list_jobs(service: JobService, principal: Principal, body: Body) -> dict[str, Any]:

@@ -19,9 +19,10 @@ from trainplane.api.memo import Memo
 from trainplane.api.off_loop import Workers
 from trainplane.api.sagemaker import errors as wire_errors
 from trainplane.api.sagemaker import shapes
-from trainplane.api.sagemaker.operations import OPERATIONS, Result
+from trainplane.api.sagemaker.operations import OPERATIONS, Operation, Result
 from trainplane.domain import errors
 from trainplane.service.jobs import JobService
+from trainplane.service.models import ModelService
 
 log = logging.getLogger("trainplane.api.sagemaker")
 TARGET_PREFIX = "SageMaker."
@@ -49,8 +50,15 @@ def _decode(raw: bytes) -> Any:
 class SageMakerEndpoint:
     """The ASGI app answering SageMaker JSON 1.1 calls for the principal each request authenticates as."""
 
-    def __init__(self, service: JobService, authenticator: Authenticator, workers: Workers) -> None:
+    def __init__(
+        self,
+        service: JobService,
+        authenticator: Authenticator,
+        workers: Workers,
+        models: ModelService | None = None,
+    ) -> None:
         self._service = service
+        self._models = models
         self._authenticator = authenticator
         self._workers = workers
         self._validated: Memo[tuple[str, bytes], Any] = Memo(VALIDATED_MEMO_ENTRIES)
@@ -77,12 +85,19 @@ class SageMakerEndpoint:
             if operation is None:
                 raise wire_errors.UnknownOperation(operation_name)
             body = self._validated_body(operation_name, request.body)
-            result = operation.handler(self._service, principal, body)
+            result = operation.handler(self._service_for(operation), principal, body)
         except Exception as exc:
             if not isinstance(exc, errors.TrainplaneError | wire_errors.UnknownOperation):
                 log.exception("event=internal_error request_id=%s operation=%s", request_id, operation_name)
             return wire_errors.render(wire_errors.to_wire(exc, operation_name), request_id)
         return 200, {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}, _encode(result)
+
+    def _service_for(self, operation: Operation) -> JobService | ModelService:
+        if not operation.uses_models:
+            return self._service
+        if self._models is None:
+            raise wire_errors.UnknownOperation("models are not served here")
+        return self._models
 
     def _validated_body(self, operation_name: str, raw: bytes) -> Any:
         """The decoded body, valid for the operation. Raises: the validation errors."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from trainplane.api.auth.port import Principal
 from trainplane.api.memo import Memo
-from trainplane.api.sagemaker import compilation, translate
+from trainplane.api.sagemaker import compilation, models, translate
 from trainplane.domain import errors
 from trainplane.domain.job import Job
 from trainplane.domain.status import JobKind
@@ -18,7 +18,7 @@ from trainplane.service.jobs import JobService, StopOutcome
 
 Body = Mapping[str, Any]
 Result = dict[str, Any] | bytes | None  # bytes: the JSON body, already encoded
-Handler = Callable[[JobService, Principal, Body], Result]
+Handler = Callable[[Any, Principal, Body], Result]  # given the JobService, or the ModelService
 DESCRIBED_MEMO_ENTRIES = 256
 # Describe's body is a pure function of the job (id, version) unless it reads the clock (translate).
 _described: Memo[tuple[str, int], bytes] = Memo(DESCRIBED_MEMO_ENTRIES)
@@ -30,6 +30,7 @@ class Operation:
     # Every handler runs off the event loop; reads and writes in separate pools (api.off_loop), so
     # slow reads never hold up a stop.
     is_read_only: bool
+    uses_models: bool = False  # the handler takes the ModelService instead of the JobService
 
 
 def create_training_job(service: JobService, principal: Principal, body: Body) -> dict[str, Any]:
@@ -105,6 +106,10 @@ OPERATIONS: Mapping[str, Operation] = {
     "ListCompilationJobs": Operation(compilation.list_jobs, is_read_only=True),
     "StopCompilationJob": Operation(compilation.stop, is_read_only=False),
     "DeleteCompilationJob": Operation(compilation.delete, is_read_only=False),
+    "CreateModel": Operation(models.create, is_read_only=False, uses_models=True),
+    "DescribeModel": Operation(models.describe, is_read_only=True, uses_models=True),
+    "ListModels": Operation(models.list_models, is_read_only=True, uses_models=True),
+    "DeleteModel": Operation(models.delete, is_read_only=False, uses_models=True),
     "AddTags": Operation(add_tags, is_read_only=False),
     "ListTags": Operation(list_tags, is_read_only=True),
     "DeleteTags": Operation(delete_tags, is_read_only=False),

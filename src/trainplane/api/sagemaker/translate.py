@@ -11,6 +11,7 @@ import botocore.session
 
 from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
+from trainplane.domain.instance_types import Allocation
 from trainplane.domain.job import Channel, Failure, FailureKind, Job, MetricDefinition
 from trainplane.domain.status import JobKind, Primary
 from trainplane.service.jobs import NewJob
@@ -207,8 +208,18 @@ def _details(job: Job) -> dict[str, Any]:
             )
             if report
             else None,
+            "Resources": _resources(job),
         }
     )
+
+
+def _resources(job: Job) -> dict[str, Any] | None:
+    """What the job holds on its host (issue 10): CPUs, memory and the GPUs assigned to it alone."""
+    allocation = None if job.handle is None else Allocation.from_ref(job.handle.ref)
+    if allocation is None:
+        return None
+    gpus = None if allocation.gpu_ids is None else list(allocation.gpu_ids)
+    return _without_none({"Cpus": allocation.cpus, "MemoryMiB": allocation.memory_mib, "Gpus": gpus})
 
 
 def training_job_summary(job: Job) -> dict[str, Any]:

@@ -102,9 +102,43 @@ def register(subparsers: Any) -> None:
     )
     _option(
         parser,
+        "--s3-endpoint-url",
+        "s3_endpoint_url",
+        "S3-compatible store (MinIO, Ceph RGW, https://s3.<region>.amazonaws.com) for s3:// locations; "
+        "credentials from the usual AWS chain",
+    )
+    _option(
+        parser,
         "--usage-interval-seconds",
         "usage_interval_seconds",
         "how often each local job's CPU and memory use is sampled into its run dir (0: never)",
+    )
+    _option(
+        parser,
+        "--instance-types",
+        "instance_types",
+        'your own instance types as JSON or @path: {"local.gpu1": {"vcpus": 4, "memory_gib": 16, "gpus": 1}}',
+    )
+    _option(parser, "--gpus", "gpus", "GPU ids local jobs share, e.g. 0,1 (none: no GPUs); unset: NVML's")
+    _option(parser, "--reserve-cpus", "reserve_cpus", "CPUs kept from local jobs for the control plane")
+    _option(parser, "--reserve-memory-mib", "reserve_memory_mib", "memory (MiB) kept from local jobs")
+    _option(
+        parser,
+        "--queue-reserve-after-seconds",
+        "queue_reserve_after_seconds",
+        "a queued job waiting this long is overtaken by no smaller one",
+    )
+    parser.add_argument(
+        "--queue",
+        dest="queue",
+        action="store_const",
+        const=True,
+        default=None,
+        help=shared_options.env_help(
+            "local jobs wait for the host's CPUs, memory and GPUs instead of all starting at once "
+            "(docs/resources.md)",
+            config.env_name("queue"),
+        ),
     )
     parser.add_argument(
         "--slurm-sbatch-option",

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from trainplane.domain import documents, errors
+from trainplane.domain.instance_types import Allocation
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.local import notify
 from trainplane.executors.local.fork_server import ForkServerClient
 from trainplane.executors.local.process_watcher import ProcessWatcher
 from trainplane.executors.supervisor import (
+    allocated,
     launch_file,
+    limits,
     log_index,
     process_tree,
     run_dir,
@@ -69,29 +72,36 @@ class LocalExecutor:
         self._observed: dict[str, tuple[tuple[int, int, int] | None, int, Observation]] = {}
         runs_dir.mkdir(parents=True, exist_ok=True)
 
-    def launch(self, job: Job) -> ExecutorHandle:
+    def launch(self, job: Job, allocation: Allocation | None = None) -> ExecutorHandle:
         """Start the job's supervisor unless one already ran for this job id (idempotent).
+
+        `allocation`: the CPUs, memory and GPUs the job gets (cgroup limits, SM_NUM_*, CUDA_VISIBLE_DEVICES);
+        the handle carries what it was launched with, so a restarted control plane knows what it holds.
 
         Raises:
             errors.Unavailable: the supervisor process could not be started.
         """
         directory = run_dir.RunDir(self._runs_dir / job.id)
         directory.path.mkdir(parents=True, exist_ok=True)
-        handle = ExecutorHandle(self.name, {"run_dir": str(directory.path), "job_id": job.id})
+        ref = {"run_dir": str(directory.path), "job_id": job.id}
         with run_dir.locked(directory.lock_file):
             if _has_supervisor(directory):
                 _log.info("event=launch_skipped job=%s reason=already_launched", job.id)
-                return handle
+                launched = status_file.read(directory.launch_file) or {}
+                return ExecutorHandle(self.name, {**ref, **(launched.get("allocation") or {})})
             directory.pid_file.unlink(missing_ok=True)  # a dead supervisor's record, if any
             launch_file.write(
                 job,
                 directory,
                 None if self._notify_path is None else str(self._notify_path),
                 self._run_as,
+                allocated.environment(allocation),
                 usage_interval_seconds=self._usage_interval_seconds,
+                limits=allocated.limits(allocation),
+                allocation=None if allocation is None else allocation.to_ref(),
             )
             self._spawn_supervisor(job.id, directory)
-        return handle
+        return ExecutorHandle(self.name, {**ref, **({} if allocation is None else allocation.to_ref())})
 
     def _start_successor(self, directory: run_dir.RunDir, handle: ExecutorHandle) -> bool:
         """Start a supervisor that adopts the job of a lost one; False when none may be started."""
@@ -171,7 +181,13 @@ class LocalExecutor:
             if process is not None and Path(f"/proc/{process.main_pid}").exists():
                 return StopReport(survivors=(process.main_pid,))
             return StopReport()
-        return process_tree.kill_lost_job(process_tree.JobCgroup(Path(process.cgroup)), handle.ref["job_id"])
+        report = process_tree.kill_lost_job(
+            process_tree.JobCgroup(Path(process.cgroup)), handle.ref["job_id"]
+        )
+        recorded = limits.JobLimits.from_dict(status_file.read(directory.limits_file))
+        if recorded is not None and not report.survivors:
+            recorded.remove()  # its v1 leaves, where limits needed them
+        return report
 
     def read_log(self, handle: ExecutorHandle, offset: int, max_bytes: int) -> bytes:
         return run_dir.read_log(_run_dir(handle), offset, max_bytes)

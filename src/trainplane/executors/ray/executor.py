@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from trainplane.domain import documents, errors
+from trainplane.domain.instance_types import Allocation
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.ray import resources, unstarted
 from trainplane.executors.ray.submission import RayJobs, RayJobState
@@ -69,7 +70,7 @@ class RayExecutor:
     def address(self) -> str:
         return self._jobs.address
 
-    def launch(self, job: Job) -> ExecutorHandle:
+    def launch(self, job: Job, allocation: Allocation | None = None) -> ExecutorHandle:
         """Submit the job to Ray unless it already was (idempotent per job id).
 
         Raises:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trainplane.domain import errors, fields, instance_types
 from trainplane.domain.job import Job
@@ -119,7 +120,7 @@ def sbatch_arguments(job: Job, run_dir: Path, settings: SlurmSettings) -> list[s
     return arguments
 
 
-def launch_extras(job: Job, run_dir: Path, settings: SlurmSettings) -> dict[str, object]:
+def launch_extras(job: Job, run_dir: Path, settings: SlurmSettings) -> dict[str, Any]:
     """What launch.json tells the supervisor of a job on several nodes (supervisor/delegated.py)."""
     count = job.spec.instance_count
     if count == 1:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from trainplane.domain import documents, errors
+from trainplane.domain.instance_types import Allocation
 from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
 from trainplane.executors.slurm import batch, commands, takeover
 from trainplane.executors.supervisor import launch_file, log_index, run_dir, status_file, usage
@@ -63,7 +64,7 @@ class SlurmExecutor:
 
     # --- launching -----------------------------------------------------------------------------
 
-    def launch(self, job: Job) -> ExecutorHandle:
+    def launch(self, job: Job, allocation: Allocation | None = None) -> ExecutorHandle:
         """Submit the job once per job id (idempotent, also across a crash mid-submit).
 
         Raises:

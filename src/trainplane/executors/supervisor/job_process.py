@@ -23,7 +23,15 @@ from typing import Any
 from trainplane import protocol
 from trainplane.domain import documents, errors
 from trainplane.domain.job import Failure, FailureKind, StopReport
-from trainplane.executors.supervisor import delegated, process_tree, run_dir, usage
+from trainplane.executors.supervisor import (
+    allocated,
+    delegated,
+    limits,
+    process_tree,
+    run_dir,
+    status_file,
+    usage,
+)
 from trainplane.executors.supervisor.report import ProcessRecord
 
 _log = logging.getLogger(__name__)
@@ -49,6 +57,7 @@ class JobProcess:
         self.spec = documents.spec_from_dict(launch["spec"])
         self._wait = wait_for_wakeup
         self._cgroup: process_tree.JobCgroup | None = None
+        self._limits = limits.JobLimits(limits.Limits.from_dict(launch.get("limits")))
         self._main_pid: int | None = None
         self._main_start_ticks: int | None = None
         self.is_adopted = False  # started by a lost supervisor: not our child, its exit status unknowable
@@ -67,6 +76,7 @@ class JobProcess:
         self.is_adopted = self.is_staged = True
         self._main_pid, self._main_start_ticks = record.main_pid, record.main_start_ticks
         self._cgroup = None if record.cgroup is None else process_tree.JobCgroup(Path(record.cgroup))
+        self._limits = limits.JobLimits.from_dict(status_file.read(self._dir.limits_file)) or self._limits
         self.stop_report = stop_report or StopReport()
         self.started_at = started_at
         self.spawned_at = time.monotonic() - max(0.0, time.time() - started_at.timestamp())
@@ -80,6 +90,7 @@ class JobProcess:
 
     def stage(self) -> None:
         """Stage inputs and write the config files; a failure is kept as the failure reason."""
+        from trainplane.artifacts import s3, s3_checkpoints
         from trainplane.artifacts.environment import write_config_files
         from trainplane.artifacts.layout import JobLayout
         from trainplane.artifacts.staging import stage_inputs
@@ -88,19 +99,27 @@ class JobProcess:
         durable = _checkpoint_location(self.spec.checkpoint_uri)
         is_new_durable = durable is not None and not durable.exists()
         try:
-            stage_inputs(self.spec, layout)
+            # A stop during a download ends staging at once; the job is then never spawned.
+            stage_inputs(self.spec, layout, should_stop=self._dir.stop_file.exists)
             write_config_files(spec=self.spec, layout=layout)
+            allocated.annotate_resource_config(
+                layout.input_config_dir / "resourceconfig.json", self._launch.get("allocation")
+            )
             run_as = self._launch.get("run_as")
             if run_as:  # the job's own tree (and a checkpoint dir staging made) becomes the job user's
                 self._dir.control_dir.mkdir(exist_ok=True)
                 owned = [layout.base_dir, self._dir.control_dir]
                 _hand_over(owned + ([durable] if durable and is_new_durable else []), run_as)
+        except s3.Interrupted:
+            _log.info("event=staging_interrupted job=%s", self._job_id)
+            return
         except errors.Invalid as exc:
             self.staging_error = Failure(FailureKind.USER, f"staging the inputs failed: {exc.reason}")
         except OSError as exc:
             self.staging_error = Failure(FailureKind.PLATFORM, f"staging the inputs failed: {exc}")
         else:
             self.is_staged = True
+            s3_checkpoints.start(self.spec, layout)  # s3:// checkpoints go up while the job runs
             return
         _log.warning("event=staging_failed job=%s reason=%s", self._job_id, self.staging_error)
 
@@ -110,7 +129,12 @@ class JobProcess:
         env = delegated.environment(self._launch, dict(self._launch["environment"]))
         env[protocol.CONTROL_DIR_ENV] = str(self._dir.control_dir)
         env[protocol.SUPERVISOR_PID_ENV] = str(os.getpid())
+        if self.spec.max_runtime_seconds is not None:  # trainplane.runtime.time_left_seconds() reads it
+            env[protocol.MAX_RUNTIME_DEADLINE_ENV] = f"{time.time() + self.spec.max_runtime_seconds:.3f}"
         self._cgroup = process_tree.JobCgroup.create(self._job_id)
+        self._limits = limits.JobLimits.apply(self._job_id, self._limits.limits, self._cgroup)
+        # For a successor supervisor (OOM detection, cleanup); not fsynced: on the start path.
+        status_file.write_atomic(self._dir.limits_file, self._limits.to_dict(), is_durable=False)
         log_fd = os.open(self._dir.job_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         run_as = self._launch.get("run_as") or {}
         try:
@@ -124,6 +148,7 @@ class JobProcess:
             os.close(log_fd)
         # We reap with waitpid(-1) ourselves; tell Popen so it never warns or waits again.
         child.returncode = 0
+        self._limits.place(child.pid, self._cgroup)
         self.spawned_at = time.monotonic()
         self.started_at = datetime.now(UTC)
         self._main_pid = child.pid
@@ -133,6 +158,7 @@ class JobProcess:
     def _popen(
         self, stack: contextlib.ExitStack, env: dict[str, str], log_fd: int, run_as: dict[str, int]
     ) -> subprocess.Popen[bytes]:
+        stack.enter_context(self._limits.holding_self())  # v1 leaves, where limits need them
         # In the leaf before the fork (fast path), else entered by the child before exec (slow path).
         is_inside = self._cgroup is not None and stack.enter_context(self._cgroup.holding_self())
         procs_fd = None
@@ -196,6 +222,15 @@ class JobProcess:
             main = {self._main_pid} if self._main_pid is not None and self._is_main_running() else set()
             return main | (process_tree.descendants(self._main_pid) if main and self._main_pid else set())
         return process_tree.descendants(os.getpid())
+
+    def send_warning(self) -> bool:
+        """SIGUSR1 to the entrypoint alone (its default action kills: only the job's own process asked
+        for it, not its workers); True if it was delivered."""
+        if self._main_pid is None or self.has_main_exited:
+            return False
+        reached = process_tree.signal_pids({self._main_pid}, signal.SIGUSR1)
+        _log.info("event=max_runtime_warning_sent job=%s delivered=%s", self._job_id, bool(reached))
+        return bool(reached)
 
     def send_term(self) -> None:
         """SIGTERM per the signal policy: the whole job ("group") or the entrypoint ("main")."""
@@ -262,11 +297,17 @@ class JobProcess:
 
     def usage_files(self) -> usage.UsageFiles:
         """Where the job's usage counters are (none without a cgroup: sampled from /proc then)."""
-        return usage.UsageFiles() if self._cgroup is None else usage.UsageFiles.of_leaf(self._cgroup.path)
+        base = usage.UsageFiles() if self._cgroup is None else usage.UsageFiles.of_leaf(self._cgroup.path)
+        return self._limits.usage_files(base)
+
+    def out_of_memory(self) -> Failure | None:
+        """The failure of a job the kernel OOM-killed in its own cgroup; None otherwise."""
+        return limits.oom_failure(self._limits.limits) if self._limits.oom_kills() else None
 
     def remove_cgroup(self) -> None:
         if self._cgroup is not None:
             self._cgroup.remove()
+        self._limits.remove()
 
 
 def _some(pids: set[int]) -> str:
@@ -285,7 +326,9 @@ def _checkpoint_location(uri: str | None) -> Path | None:
     from trainplane.artifacts.locations import to_local_path
     from trainplane.domain import fields
 
-    return None if uri is None else to_local_path(fields.CHECKPOINT_LOCATION, uri)
+    if uri is None or uri[:5].lower() == "s3://":
+        return None  # an s3:// location is downloaded into the job's own tree, not handed over
+    return to_local_path(fields.CHECKPOINT_LOCATION, uri)
 
 
 def _hand_over(roots: list[Path], run_as: Mapping[str, Any]) -> None:

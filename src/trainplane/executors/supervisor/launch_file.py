@@ -19,6 +19,7 @@ def write(
     directory: run_dir.RunDir,
     notify_socket_path: str | None,
     run_as: Mapping[str, Any] | None,
+    environment_overrides: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> None:
     """What the supervisor runs: the job's spec and the environment the job gets (SM_* and the rest).
@@ -32,6 +33,7 @@ def write(
     environment = job_environment(
         job_name=job.name, job_arn=job.arn, spec=job.spec, layout=layout, base_env=base_env
     )
+    environment.update(environment_overrides or {})  # what the job was given (SM_NUM_CPUS, GPUs)
     status_file.write_atomic(
         directory.launch_file,
         {

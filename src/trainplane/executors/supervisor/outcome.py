@@ -87,14 +87,18 @@ def package(
 
     `pinned_output_root`: the output location's real path at launch (launch.json), or None.
     """
+    from trainplane.artifacts import s3_checkpoints
     from trainplane.artifacts.layout import JobLayout
     from trainplane.artifacts.packaging import package_model
     from trainplane.artifacts.published import PUBLISHED_ARCHIVE, publish
 
     try:
+        s3_checkpoints.finish(spec, JobLayout(directory.base_dir))  # what the job saved, to s3:// if there
         if PUBLISHED_ARCHIVE in spec.payload:  # a kind that publishes one named archive (compilation)
             return publish(
                 layout=JobLayout(directory.base_dir),
+                job_name=job_name,
+                job_kind=str(spec.payload.get("job_kind", "")),
                 output_uri=spec.output_uri,
                 archive_name=str(spec.payload[PUBLISHED_ARCHIVE]),
                 reason=reason,

@@ -85,6 +85,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "main_start_ticks": None if process is None else process.main_start_ticks,
         "cgroup": None if process is None else process.cgroup,
         "adoptions": report.adoptions,
+        "warned_at": wire(seen.warned_at),
     }
 
 
@@ -109,6 +110,7 @@ def from_dict(doc: Mapping[str, Any]) -> Report:
         was_stopped=bool(doc.get("was_stopped")),
         stop=documents.stop_from_dict(doc.get("stop")),
         outcome=outcome,
+        warned_at=instant(doc.get("warned_at")),
     )
     main_pid = doc.get("main_pid")
     process = None

@@ -7,6 +7,7 @@
                     successors       how many successor supervisors adopted the job
                     job.log          the job's stdout and stderr
                     job.log.index    when job.log grew: "size epoch-seconds" lines (log_index.py)
+                    limits.json      the job's CPU/memory limits and the cgroups enforcing them (limits.py)
                     usage.log        what the job used: "epoch cpu-seconds memory peak" lines (usage.py)
                     supervisor.log   the supervisor's own log
                     control/         TRAINPLANE_CONTROL_DIR (checkpoint-complete handshake)
@@ -54,6 +55,10 @@ class RunDir:
     @property
     def log_index(self) -> Path:
         return self.path / "job.log.index"
+
+    @property
+    def limits_file(self) -> Path:
+        return self.path / "limits.json"
 
     @property
     def usage_file(self) -> Path:

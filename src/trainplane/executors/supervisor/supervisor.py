@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trainplane.domain import documents
-from trainplane.domain.job import Failure, FailureKind, StopIntent, StopReport
+from trainplane.domain.job import Failure, FailureKind, JobSpec, StopIntent, StopReport
 from trainplane.domain.status import StopReason
 from trainplane.executors.supervisor import log_index, outcome, process_tree, run_dir, status_file, usage
 from trainplane.executors.supervisor import report as reports
@@ -65,6 +65,7 @@ class Supervisor:
         self._log_index = log_index.watched(directory.job_log, directory.log_index, self._selector)
         interval = float(launch.get("usage_interval_seconds", usage.DEFAULT_INTERVAL_SECONDS))
         self._usage = usage.UsageSampler(directory.usage_file, interval)
+        self._warning_at: float | None = None  # monotonic: when SIGUSR1 warns of max runtime
         self._has_unwritten_news = False
         self._has_news_for_server = (
             False  # a stop the control plane did not ask for (max runtime, preemption)
@@ -152,6 +153,8 @@ class Supervisor:
         failure = self._job.staging_error or self._job.spawn_error
         if failure is None and not was_stopped and state.is_spawned:
             failure = outcome.UNKNOWN_EXIT if exit.code is None else outcome.failure(self._dir, exit)
+            if exit.code != 0:
+                failure = self._job.out_of_memory() or failure  # issue 10: said as SageMaker says it
         has_signals = self._job.stop_report != StopReport()
         self._apply(
             phase=Phase.PACKAGING,
@@ -297,6 +300,7 @@ class Supervisor:
                 self._report = dataclasses.replace(self._report, process=self._job.process_record)
                 self._write(phase=Phase.RUNNING, started_at=self._job.started_at)
                 self._usage.start(self._job.usage_files(), self._job.members)
+                self._warning_at = _warning_at(self._spec, self._job.spawned_at)
             # Import the packaging code while the job trains: at exit it would cost ~30 ms on the
             # stop path (bench/stop_latency.py), and before the spawn it would delay the job's start.
             outcome.preload()
@@ -331,6 +335,14 @@ class Supervisor:
         self._writer.write(self._report, is_hinted=is_hinted)
         self._has_unwritten_news = self._has_news_for_server = False
 
+    def _warn_if_due(self) -> None:
+        """Slurm's --signal=B:USR1@N: tell the job its max runtime is near, once, unless it is stopping."""
+        if self._warning_at is None or time.monotonic() < self._warning_at:
+            return
+        self._warning_at = None
+        if self._stop is None and self._job.send_warning():
+            self._write(warned_at=datetime.now(UTC))  # the control plane records it in the history
+
     # --- waiting -------------------------------------------------------------------------------
 
     def _install_signal_handlers(self) -> int:
@@ -362,17 +374,26 @@ class Supervisor:
         log_fd = self._log_index.fileno()
         while True:
             wake_at = _earliest(_earliest(deadline, self._log_index.resume_at), self._usage.due_at)
+            wake_at = _earliest(wake_at, self._warning_at)
             timeout = None if wake_at is None else max(0.0, wake_at - time.monotonic())
             ready = [key.fd for key, _ in self._selector.select(timeout)]
             if log_fd is not None and log_fd in ready:
                 self._log_index.on_modified()
             self._log_index.on_timer()
             self._usage.on_timer()
+            self._warn_if_due()
             # Drained whether or not select saw it: a signal landing after select still counts.
             if self._drain_wake_fd() or any(fd != log_fd for fd in ready):
                 return  # a signal or the adopted entrypoint's end
             if deadline is not None and time.monotonic() >= deadline:
                 return
+
+
+def _warning_at(spec: JobSpec, spawned_at: float | None) -> float | None:
+    warning, limit = spec.max_runtime_warning_seconds, spec.max_runtime_seconds
+    if warning is None or limit is None or spawned_at is None:
+        return None
+    return spawned_at + max(0.0, limit - warning)
 
 
 def _earliest(first: float | None, second: float | None) -> float | None:

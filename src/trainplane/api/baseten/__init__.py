@@ -1,0 +1,1 @@
+"""The Baseten training dialect: training projects (job groups) holding training jobs (runs)."""
