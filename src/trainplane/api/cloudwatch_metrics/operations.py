@@ -118,22 +118,27 @@ def get_metric_data(metrics: Metrics, tenant: str, body: Mapping[str, Any]) -> d
 
 
 def list_metrics(metrics: Metrics, tenant: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The metrics the tenant's training jobs define (that parse), one per job and definition."""
+    """The metrics of the tenant's training jobs: each MetricDefinition that parses (dimension
+    TrainingJobName) and, once a job started, its instance metrics (dimension Host)."""
     if body.get("Namespace", NAMESPACE) != NAMESPACE:
         return {"Metrics": []}
     wanted_job = _job_name(body)
+    named = {dimension.get("Name") for dimension in body.get("Dimensions") or ()}
     query = ListQuery(name_contains=wanted_job, limit=LIST_METRICS_JOBS)
     found = []
     for job in metrics.service.list(tenant, JobKind.TRAINING, query).jobs:
         if wanted_job is not None and job.name != wanted_job:
             continue
-        for name in series.compiled(job.spec.metric_definitions):
+        candidates: list[tuple[str, str, str]] = []
+        if named <= {DIMENSION}:
+            candidates += [
+                (name, DIMENSION, job.name) for name in series.compiled(job.spec.metric_definitions)
+            ]
+        if named <= {HOST_DIMENSION} and job.started_at is not None:
+            candidates += [(name, HOST_DIMENSION, f"{job.name}{HOST_SUFFIX}") for name in INSTANCE_METRICS]
+        for name, dimension, value in candidates:
             if body.get("MetricName") in (None, name):
-                dimensions = [{"Name": DIMENSION, "Value": job.name}]
-                found.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dimensions})
-        for name in INSTANCE_METRICS if job.started_at is not None else ():
-            if body.get("MetricName") in (None, name):
-                dimensions = [{"Name": HOST_DIMENSION, "Value": f"{job.name}{HOST_SUFFIX}"}]
+                dimensions = [{"Name": dimension, "Value": value}]
                 found.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dimensions})
     return {"Metrics": found}
 

@@ -1,0 +1,91 @@
+"""The SageMaker Python SDK 3.x `ModelTrainer`, unmodified, from its own environment (.venv-sdk3), configured
+by AWS_ENDPOINT_URL_* settings alone (it ignores a passed client): train with logs, train and stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import JOBS_DIR, sagemaker_client, stop_every_job
+from tests.support.s3_moto import CREDENTIALS, MotoS3
+from tests.support.server import ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
+SDK3_PYTHON = REPO / ".venv-sdk3" / "bin" / "python"
+BUCKET = "sdk3"
+IMAGE = "trainplane-test/cooperative"  # the image map runs tests/jobs/cooperative.py for it
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoS3]:
+    server = MotoS3()
+    server.start()
+    server.client().create_bucket(Bucket=BUCKET)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def sdk3_server(moto: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    images = {IMAGE: {"command": [sys.executable, str(JOBS_DIR / "cooperative.py")]}}
+    process = ServerProcess(
+        tmp_path_factory.mktemp("sdk3"),
+        "--s3-endpoint-url",
+        moto.url,
+        "--images",
+        json.dumps(images),
+        env=dict(CREDENTIALS),
+    )
+    process.start()
+    yield process
+    try:
+        stop_every_job(sagemaker_client(process.url))
+    finally:
+        process.kill()
+
+
+@pytest.mark.timeout(240)
+def test_moto_model_trainer_trains_with_logs_and_stops(sdk3_server: ServerProcess, moto: MotoS3) -> None:
+    assert SDK3_PYTHON.exists(), "scripts/install makes .venv-sdk3 with the SageMaker SDK 3.x"
+    environment = {
+        **os.environ,
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL_SAGEMAKER": sdk3_server.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": sdk3_server.url,
+        "AWS_ENDPOINT_URL_STS": sdk3_server.url,
+        "AWS_ENDPOINT_URL_S3": moto.url,
+        "SAGEMAKER_VALIDATE_ROLE": "false",  # ModelTrainer would ask IAM about the role otherwise
+    }
+    prefix = f"mt-{uuid.uuid4().hex[:6]}"
+    result = subprocess.run(
+        [
+            str(SDK3_PYTHON),
+            str(REPO / "tests" / "sdk" / "model_trainer.py"),
+            IMAGE,
+            f"s3://{BUCKET}/out",
+            prefix,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+        env=environment,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    lines = result.stdout.splitlines()
+    seen = json.loads(lines[-1])
+    assert seen["first_status"] == "Completed"
+    assert seen["first_model"].startswith(f"s3://{BUCKET}/out/{prefix}-a-")
+    assert seen["first_model"].endswith("/output/model.tar.gz")
+    # train(logs=True) printed the job's own lines, read through trainplane's CloudWatch Logs.
+    assert [line for line in lines if line.startswith("step=")] == [
+        f"step={step} loss={1.0 / step:.4f}" for step in range(1, 6)
+    ]
+    assert seen["second_status"] == "Stopped"
