@@ -5,6 +5,9 @@
   → the first `scontrol show job` poll that sees RUNNING.
 - stop → terminal: StopTrainingJob → Describe says `Stopped` (10 ms poll), beside bare plain
   `scancel` → the first poll that sees the job ended (CANCELLED). Both jobs trap SIGTERM, save and exit.
+- where trainplane's start goes (breakdown, from the run dir): create → `sbatch` returned (slurm.json
+  written), and the supervisor's process start → the job's process start (their /proc start times, in
+  clock ticks of 10 ms): the supervisor's interpreter, imports, staging and spawn.
 - grace window: a job ignoring SIGTERM with a 2 s grace: SIGKILL sent minus stop requested, from
   TrainplaneDetails (bar: 2 s ± 0.5 s). Slurm's own KillWait (10 s on scripts/slurm-up, floor 5 s)
   would have been the window without trainplane.
@@ -14,6 +17,7 @@ Needs SLURM_CONF (eval "$(scripts/slurm-up)"); runs scripts/slurm-up itself when
 from __future__ import annotations
 
 import functools
+import json
 import os
 import random
 import subprocess
@@ -101,6 +105,25 @@ def bare_trial(script: Path, work: Path, index: int) -> dict[str, float]:
     }
 
 
+def _run_dir(work: Path, name: str) -> Path:
+    for directory in (work / "data" / "runs").iterdir():
+        launch = directory / "launch.json"
+        if launch.exists() and json.loads(launch.read_text())["job_name"] == name:
+            return directory
+    raise RuntimeError(f"no run dir for {name}")
+
+
+def _breakdown(run_dir: Path, submitted: float) -> dict[str, float]:
+    """create → sbatch returned; supervisor process start → job process start (10 ms ticks)."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    supervisor_ticks = json.loads((run_dir / "supervisor.pid").read_text())["start_ticks"]
+    job_ticks = json.loads((run_dir / "status.json").read_text())["main_start_ticks"]
+    return {
+        "create_to_sbatch_returned": (run_dir / "slurm.json").stat().st_mtime - submitted,
+        "supervisor_to_job_start": (job_ticks - supervisor_ticks) / ticks_per_second,
+    }
+
+
 def trainplane_trial(api: harness.Api, script: Path, work: Path, index: int) -> dict[str, float]:
     marks = work / f"tp-{index}"
     marks.mkdir(parents=True)
@@ -127,6 +150,7 @@ def trainplane_trial(api: harness.Api, script: Path, work: Path, index: int) -> 
         "submit_to_first_line": ready - submitted,
         "submit_to_training_poll": seen_training - submitted,
         "stop_to_stopped": ended - stop_sent,
+        **_breakdown(_run_dir(work, name), submitted),
     }
 
 
@@ -192,6 +216,10 @@ def _summarize(
     result.add("bare sbatch → RUNNING seen (poll)", column(bare, "submit_to_running_poll"))
     ours_submit = result.add("trainplane create → first line", column(ours, "submit_to_first_line"))
     result.add("trainplane create → Training seen (poll)", column(ours, "submit_to_training_poll"))
+    result.add("… of which create → sbatch returned", column(ours, "create_to_sbatch_returned"))
+    result.add(
+        "… of which supervisor start → job start (10 ms ticks)", column(ours, "supervisor_to_job_start")
+    )
     bare_stop = result.add("bare scancel → CANCELLED seen (poll)", column(bare, "stop_to_terminal"))
     ours_stop = result.add("trainplane stop → Stopped seen (poll)", column(ours, "stop_to_stopped"))
     result.add(f"grace window held (job ignores SIGTERM, grace {GRACE_SECONDS:g} s)", report.ms(graces))

@@ -47,9 +47,24 @@ def test_the_instance_type_asks_slurm_for_its_cpus_memory_and_gpus() -> None:
     assert batch.resource_arguments("ml.m5.large", own) == ["--cpus-per-task=1", "--mem=512M"]
 
 
-def test_several_instances_are_refused_clearly(tmp_path: Path) -> None:
-    job = local_jobs.make_job(tmp_path, "true", instance_count=2)
-    with pytest.raises(errors.Invalid, match="InstanceCount 2 is not supported"):
+def test_several_instances_ask_for_one_task_per_node_and_srun_the_job_on_each(tmp_path: Path) -> None:
+    job = local_jobs.make_job(tmp_path, "true", instance_count=3)
+    settings = batch.SlurmSettings(python_executable="/opt/tp/python")
+    arguments = batch.sbatch_arguments(job, tmp_path / "run", settings)
+    assert {"--nodes=3", "--ntasks=3", "--ntasks-per-node=1", "--cpus-per-task=2"} <= set(arguments)
+    extras = batch.launch_extras(job, tmp_path / "run", settings)
+    command = extras["command"]
+    assert isinstance(command, list) and command[0] == "srun" and "--kill-on-bad-exit=1" in command
+    assert "--cpus-per-task=2" in command  # srun does not inherit it from sbatch (Slurm 22.05)
+    assert command[-4:] == ["/opt/tp/python", "-m", "trainplane.executors.slurm.node", str(tmp_path / "run")]
+    assert extras["pass_environment"] == ["SLURM_"]
+    assert set(extras["signal_commands"]) == {"TERM", "KILL"}
+    assert batch.launch_extras(local_jobs.make_job(tmp_path, "true"), tmp_path / "run", settings) == {}
+
+
+def test_no_instance_at_all_is_refused_clearly(tmp_path: Path) -> None:
+    job = local_jobs.make_job(tmp_path, "true", instance_count=0)
+    with pytest.raises(errors.Invalid, match="InstanceCount 0 must be at least 1"):
         batch.sbatch_arguments(job, tmp_path / "run", batch.SlurmSettings())
 
 

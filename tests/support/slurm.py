@@ -21,6 +21,8 @@ UP_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "slurm-up"
 UP_TIMEOUT_SECONDS = 300  # may install the Debian packages first
 OPT_OUT_VARIABLE = "TRAINPLANE_TEST_NO_SLURM"
 _checked: list[bool] = []
+MULTI_PARTITION = "multi"  # scripts/slurm-up with TRAINPLANE_SLURM_NODES > 1: localhost and node2..nodeN
+MULTI_NODES = 3
 
 
 def require() -> None:
@@ -52,6 +54,38 @@ def _start() -> None:
             os.environ["SLURM_CONF"] = value  # for server subprocesses too
             return
     pytest.fail(f"{UP_SCRIPT} printed no SLURM_CONF:\n{done.stdout}")
+
+
+def require_nodes(count: int) -> str:
+    """A cluster with partition `multi` of at least `count` nodes (scripts/slurm-up grows ours); its name.
+
+    Growing restarts slurmctld and slurmd (running jobs carry on). A cluster slurm-up did not start
+    (SLURM_CONF elsewhere) without such a partition fails the test.
+    """
+    require()
+    if _multi_nodes() < count:
+        conf = Path(os.environ["SLURM_CONF"])
+        settings = dict(line.split("=", 1) for line in conf.read_text().splitlines() if "=" in line)
+        env = dict(
+            os.environ,
+            TRAINPLANE_SLURM_DIR=str(conf.parent.parent),
+            TRAINPLANE_SLURM_PORT=settings.get("SlurmctldPort", "6817"),
+            TRAINPLANE_SLURM_NODES=str(max(count, MULTI_NODES)),
+        )
+        done = subprocess.run(
+            [str(UP_SCRIPT)], capture_output=True, text=True, timeout=UP_TIMEOUT_SECONDS, env=env, check=False
+        )
+        if done.returncode != 0 or _multi_nodes() < count:
+            pytest.fail(f"no Slurm partition multi with {count} nodes: {UP_SCRIPT} said\n{done.stderr}")
+    return MULTI_PARTITION
+
+
+def _multi_nodes() -> int:
+    try:
+        out = commands.run(["sinfo", "-h", "-p", MULTI_PARTITION, "-o", "%D"])
+    except commands.SlurmError:
+        return 0
+    return sum(int(word) for word in out.split() if word.isdigit())
 
 
 def slurm_job_id(run_dir: Path) -> str | None:

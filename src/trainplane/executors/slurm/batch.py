@@ -2,6 +2,11 @@
 
 `exec`, so the batch script *is* the supervisor: `scancel --batch` reaches exactly it, and the job's
 processes are its children (its cgroup v2 leaf, its subreaper), not the shell's.
+
+`InstanceCount` N > 1: N nodes, one task each. The supervisor (on the allocation's first node) spawns
+`srun`, which starts `node.py` on every node (one step, N tasks); the job's SIGTERM and SIGKILL go
+through Slurm to every node (`launch_extras`, read by supervisor/delegated.py): `srun` itself must
+never get SIGTERM, it would end the step abruptly (Slurm 22.05 turns it into a forced termination).
 """
 
 from __future__ import annotations
@@ -12,11 +17,34 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trainplane.domain import errors, fields, instance_types
 from trainplane.domain.job import Job
 
 SUPERVISOR_MODULE = "trainplane.executors.supervisor.supervisor"
+NODE_MODULE = "trainplane.executors.slurm.node"
+# Without --batch/--full a job signal reaches only the steps srun started: every node's task, not us.
+TERM_COMMAND = 'scancel --signal=TERM "$SLURM_JOB_ID" && echo "${SLURM_NTASKS:-0}"'
+# SIGKILL of a whole job is not immediate (slurmctld makes it a cancel, with KillWait), of a step it is:
+# kill every step but the batch one (ours), then wait until Slurm says they are gone (exit 1 if not).
+# It prints the tasks of the steps that were still running (a step whose srun has just ended, still
+# being torn down, killed nothing of the job).
+KILL_COMMAND = """
+steps() {
+    squeue -h -s -j "$SLURM_JOB_ID" -O StepId:64,StepState:24,NumTasks:12 \
+        | grep -v -e '[.]batch ' -e '[.]extern '
+}
+found="$(steps)"
+tasks="$(echo "$found" | awk '$2 == "RUNNING" { n += $3 } END { print n + 0 }')"
+[ -z "$found" ] || scancel --signal=KILL $(echo "$found" | awk '{ print $1 }')
+for _ in $(seq 250); do
+    [ -z "$(steps)" ] && { echo "$tasks"; exit 0; }
+    sleep 0.02
+done
+echo "$tasks"
+exit 1
+"""
 NAME_PREFIX = "tp-"  # Slurm job name: tp-<trainplane job id>, found again by name after a crash
 TIME_LIMIT_MARGIN_SECONDS = 60  # Slurm's own limit only backs ours up: max runtime + grace + this
 
@@ -62,24 +90,22 @@ def sbatch_arguments(job: Job, run_dir: Path, settings: SlurmSettings) -> list[s
     """Everything after `sbatch --parsable`.
 
     Raises:
-        errors.Invalid: the job needs what this executor cannot give (several instances).
+        errors.Invalid: the job asks for no instance at all.
     """
-    if job.spec.instance_count != 1:
-        # One node's supervisor cannot start and end processes on other nodes yet.
-        raise errors.Invalid(
-            fields.INSTANCE_COUNT,
-            f"the Slurm executor runs a job on one node; "
-            f"InstanceCount {job.spec.instance_count} is not supported",
-        )
+    count = job.spec.instance_count
+    if count < 1:
+        raise errors.Invalid(fields.INSTANCE_COUNT, f"InstanceCount {count} must be at least 1")
     arguments = [
         f"--job-name={slurm_job_name(job.id)}",
         f"--comment=trainplane {job.name}",
         f"--chdir={run_dir}",
         f"--output={run_dir / 'supervisor.log'}",
         "--open-mode=append",
-        "--nodes=1",
-        "--ntasks=1",
+        f"--nodes={count}",
+        f"--ntasks={count}",
     ]
+    if count > 1:
+        arguments.append("--ntasks-per-node=1")
     if settings.partition:
         arguments.append(f"--partition={settings.partition}")
     if settings.account:
@@ -92,3 +118,20 @@ def sbatch_arguments(job: Job, run_dir: Path, settings: SlurmSettings) -> list[s
     command = [settings.python_executable, "-m", SUPERVISOR_MODULE, str(run_dir)]
     arguments.append("--wrap=exec " + shlex.join(command))
     return arguments
+
+
+def launch_extras(job: Job, run_dir: Path, settings: SlurmSettings) -> dict[str, Any]:
+    """What launch.json tells the supervisor of a job on several nodes (supervisor/delegated.py)."""
+    count = job.spec.instance_count
+    if count == 1:
+        return {}
+    srun = ["srun", f"--nodes={count}", f"--ntasks={count}", "--ntasks-per-node=1", "--kill-on-bad-exit=1"]
+    # Slurm 22.05's srun no longer inherits sbatch's --cpus-per-task: asked again, per node.
+    srun += [
+        argument for argument in resource_arguments(job.spec.instance_type, settings) if "cpus" in argument
+    ]
+    return {
+        "command": [*srun, settings.python_executable, "-m", NODE_MODULE, str(run_dir)],
+        "pass_environment": ["SLURM_"],  # srun runs inside the allocation, on the cluster we were given
+        "signal_commands": {"TERM": ["sh", "-c", TERM_COMMAND], "KILL": ["sh", "-c", KILL_COMMAND]},
+    }

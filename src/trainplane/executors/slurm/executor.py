@@ -68,7 +68,7 @@ class SlurmExecutor:
         """Submit the job once per job id (idempotent, also across a crash mid-submit).
 
         Raises:
-            errors.Invalid: Slurm refused the job, or it needs several nodes.
+            errors.Invalid: Slurm refused the job.
             errors.Unavailable: Slurm could not be reached.
         """
         directory = run_dir.RunDir(self._runs_dir / job.id)
@@ -81,7 +81,11 @@ class SlurmExecutor:
                 return _handle(directory, job.id, str(submitted["slurm_job_id"]))
             # A datagram hint reaches the control plane when the node is this host; else the watch poll.
             launch_file.write(
-                job, directory, None if self._notify_path is None else str(self._notify_path), self._run_as
+                job,
+                directory,
+                None if self._notify_path is None else str(self._notify_path),
+                self._run_as,
+                **batch.launch_extras(job, directory.path, self._settings),
             )
             if directory.stop_file.exists():
                 # Stopped before the launch: never submitted; observe() finishes it as stopped.

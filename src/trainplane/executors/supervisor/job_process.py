@@ -23,7 +23,15 @@ from typing import Any
 from trainplane import protocol
 from trainplane.domain import documents, errors
 from trainplane.domain.job import Failure, FailureKind, StopReport
-from trainplane.executors.supervisor import allocated, limits, process_tree, run_dir, status_file, usage
+from trainplane.executors.supervisor import (
+    allocated,
+    delegated,
+    limits,
+    process_tree,
+    run_dir,
+    status_file,
+    usage,
+)
 from trainplane.executors.supervisor.report import ProcessRecord
 
 _log = logging.getLogger(__name__)
@@ -118,7 +126,7 @@ class JobProcess:
     def spawn(self) -> None:
         """Start the entrypoint in its own session (and cgroup leaf), logging to job.log."""
         self._dir.control_dir.mkdir(exist_ok=True)
-        env = dict(self._launch["environment"])
+        env = delegated.environment(self._launch, dict(self._launch["environment"]))
         env[protocol.CONTROL_DIR_ENV] = str(self._dir.control_dir)
         env[protocol.SUPERVISOR_PID_ENV] = str(os.getpid())
         if self.spec.max_runtime_seconds is not None:  # trainplane.runtime.time_left_seconds() reads it
@@ -158,7 +166,7 @@ class JobProcess:
             procs_fd = self._cgroup.open_procs()
             stack.callback(os.close, procs_fd)
         return subprocess.Popen(
-            list(self.spec.command),
+            delegated.command(self._launch, self.spec.command),
             cwd=self._dir.base_dir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -226,24 +234,30 @@ class JobProcess:
 
     def send_term(self) -> None:
         """SIGTERM per the signal policy: the whole job ("group") or the entrypoint ("main")."""
-        if self.spec.signal_policy == "main":
+        delivered = delegated.deliver(self._launch, "TERM")  # on several nodes: through their engine
+        if delivered is not None:
+            reached: set[int] = set()
+        elif self.spec.signal_policy == "main":
             targets = set() if self._main_pid is None or self.has_main_exited else {self._main_pid}
             reached = process_tree.signal_pids(targets, signal.SIGTERM)
         else:
             reached = process_tree.signal_pids(self.members(), signal.SIGTERM)
+        count = len(reached) + (0 if delivered is None else delivered.pids)
         self.stop_report = dataclasses.replace(
-            self.stop_report, term_sent_at=datetime.now(UTC), term_pids=len(reached)
+            self.stop_report, term_sent_at=datetime.now(UTC), term_pids=count
         )
-        _log.info("event=sigterm_sent job=%s pids=%d %s", self._job_id, len(reached), _some(reached))
+        _log.info("event=sigterm_sent job=%s pids=%d %s", self._job_id, count, _some(reached))
 
     def send_kill(self, cause: str) -> None:
         """SIGKILL every process of the job, wait for them to vanish, and record any survivor."""
         sent_at = datetime.now(UTC)
+        delivered = delegated.deliver(self._launch, "KILL")  # the job's processes on the other nodes
         reached, survivors = self._kill_and_verify()
         report = self.stop_report
-        if reached or cause != "main_exited":
+        count = len(reached) + (0 if delivered is None else delivered.pids)
+        if count or cause != "main_exited":
             report = dataclasses.replace(
-                report, kill_sent_at=report.kill_sent_at or sent_at, kill_pids=report.kill_pids + len(reached)
+                report, kill_sent_at=report.kill_sent_at or sent_at, kill_pids=report.kill_pids + count
             )
             _log.info(
                 "event=sigkill_sent job=%s cause=%s pids=%d %s",
