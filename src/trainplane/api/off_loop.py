@@ -15,14 +15,18 @@ import asyncio
 import collections
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+
+from trainplane.api.asgi import Receive, Scope, Send, read_body, request_headers, respond
+from trainplane.api.auth.port import RequestFacts
 
 T = TypeVar("T")
 
 READ_THREADS = 8  # SQLite releases the GIL while it steps: slow scans overlap, fast reads pass them
 WRITE_THREADS = 4  # SQLite takes one writer at a time; more threads would only queue on its lock
 
+Answer = tuple[int, Mapping[str, str], bytes]  # an endpoint's status, headers and body
 _Task = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"] | None
 
 
@@ -96,3 +100,21 @@ class Workers:
     def close(self) -> None:
         self.reads.close()
         self.writes.close()
+
+
+class ReadingEndpoint:
+    """An ASGI app whose whole answer is one blocking read (a key store, the job store, log files):
+    the body is read on the loop, `answer` runs on the read pool."""
+
+    def __init__(self, workers: Workers) -> None:
+        self._workers = workers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await read_body(receive)
+        request = RequestFacts.from_scope(scope, request_headers(scope), body)
+        status, headers, content = await self._workers.run(True, lambda: self.answer(request))
+        await respond(send, status, headers, content)
+
+    def answer(self, request: RequestFacts) -> Answer:
+        """Status, headers and body for `request`; blocking: the pool runs it."""
+        raise NotImplementedError

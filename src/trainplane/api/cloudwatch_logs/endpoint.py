@@ -6,28 +6,23 @@ uses); the caller's tenant scopes every stream, so another tenant's job is a str
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import botocore.session
-
-from trainplane.api.asgi import Receive, Scope, Send, read_body, request_headers, respond
 from trainplane.api.auth import port as auth
 from trainplane.api.auth.port import Authenticator, RequestFacts
 from trainplane.api.cloudwatch_logs.operations import OPERATIONS
-from trainplane.api.off_loop import Workers
-from trainplane.api.sagemaker import constraints, shapes
+from trainplane.api.off_loop import Answer, ReadingEndpoint, Workers
+from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
 from trainplane.service.jobs import JobService
 
 log = logging.getLogger("trainplane.api.cloudwatch_logs")
 TARGET_PREFIX = "Logs_20140328."
 CONTENT_TYPE = "application/x-amz-json-1.1"
-Answer = tuple[int, Mapping[str, str], bytes]
 # As the SageMaker dialect answers them: both are AWS JSON (Coral) services.
 _AUTH_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
     auth.MissingCredentials: (403, "MissingAuthenticationTokenException"),
@@ -36,29 +31,21 @@ _AUTH_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
 }
 
 
-@functools.cache
 def _input_shape(operation: str) -> Any:
-    model = botocore.session.get_session().get_service_model("logs")
-    return model.operation_model(operation).input_shape
+    return shapes.service_model("logs").operation_model(operation).input_shape
 
 
 class UnknownOperation(Exception):
     pass
 
 
-class LogsEndpoint:
+class LogsEndpoint(ReadingEndpoint):
     """The ASGI app answering the CloudWatch Logs reads for the principal each request authenticates as."""
 
     def __init__(self, service: JobService, authenticator: Authenticator, workers: Workers) -> None:
         self._service = service
         self._authenticator = authenticator
-        self._workers = workers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await read_body(receive)
-        request = RequestFacts.from_scope(scope, request_headers(scope), body)
-        status, headers, content = await self._workers.run(True, lambda: self.answer(request))
-        await respond(send, status, headers, content)
+        super().__init__(workers)
 
     def answer(self, request: RequestFacts) -> Answer:
         """Status, headers and body for `request`; blocking (store and file reads): run it off the loop."""
@@ -84,15 +71,7 @@ def _validated(operation: str, raw: bytes) -> dict[str, Any]:
         body = json.loads(raw or b"{}")
     except (ValueError, RecursionError) as exc:
         raise shapes.ShapeSerializationError("", f"the request body is not valid JSON: {exc}") from exc
-    shapes.check_depth(body)
-    if not isinstance(body, dict):
-        raise shapes.ShapeSerializationError("", "The request body must be a JSON object")
-    try:
-        violations = constraints.check(_input_shape(operation), body)
-    except constraints.TypeMismatch as exc:
-        raise shapes.ShapeSerializationError(exc.path, str(exc)) from exc
-    if violations:
-        raise shapes.ShapeInvalid(violations)
+    shapes.check_against(_input_shape(operation), body)
     cleaned: dict[str, Any] = shapes.without_nulls(body)
     return cleaned
 

@@ -8,21 +8,17 @@ CloudWatch is "awsQueryCompatible": errors carry their query-protocol code in `x
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import botocore.session
-
-from trainplane.api.asgi import Receive, Scope, Send, read_body, request_headers, respond
 from trainplane.api.auth import port as auth
 from trainplane.api.auth.port import Authenticator, RequestFacts
 from trainplane.api.cloudwatch_metrics import codec
 from trainplane.api.cloudwatch_metrics.operations import OPERATIONS, Metrics
-from trainplane.api.off_loop import Workers
-from trainplane.api.sagemaker import constraints, shapes
+from trainplane.api.off_loop import Answer, ReadingEndpoint, Workers
+from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
 from trainplane.service.jobs import JobService
 
@@ -30,7 +26,6 @@ log = logging.getLogger("trainplane.api.cloudwatch_metrics")
 SERVICE = "GraniteServiceVersion20100801"
 CBOR_PATH_PREFIX = f"/service/{SERVICE}/operation/"
 TARGET_PREFIX = f"{SERVICE}."
-Answer = tuple[int, Mapping[str, str], bytes]
 _AUTH_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
     auth.MissingCredentials: (403, "MissingAuthenticationToken"),
     auth.UnknownCredential: (403, "InvalidClientTokenId"),
@@ -39,29 +34,21 @@ _AUTH_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
 }
 
 
-@functools.cache
 def _input_shape(operation: str) -> Any:
-    model = botocore.session.get_session().get_service_model("cloudwatch")
-    return model.operation_model(operation).input_shape
+    return shapes.service_model("cloudwatch").operation_model(operation).input_shape
 
 
 class UnknownOperation(Exception):
     pass
 
 
-class MetricsEndpoint:
+class MetricsEndpoint(ReadingEndpoint):
     """The ASGI app answering CloudWatch metric reads for the principal each request authenticates as."""
 
     def __init__(self, service: JobService, authenticator: Authenticator, workers: Workers) -> None:
         self._metrics = Metrics(service)
         self._authenticator = authenticator
-        self._workers = workers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await read_body(receive)
-        request = RequestFacts.from_scope(scope, request_headers(scope), body)
-        status, headers, content = await self._workers.run(True, lambda: self.answer(request))
-        await respond(send, status, headers, content)
+        super().__init__(workers)
 
     def answer(self, request: RequestFacts) -> Answer:
         """Status, headers and body for `request`; blocking (store and log reads): run it off the loop."""
@@ -91,15 +78,7 @@ class MetricsEndpoint:
 
 
 def _validated(operation: str, body: Any) -> dict[str, Any]:
-    shapes.check_depth(body)
-    if not isinstance(body, dict):
-        raise shapes.ShapeSerializationError("", "The request body must be an object")
-    try:
-        violations = constraints.check(_input_shape(operation), body)
-    except constraints.TypeMismatch as exc:
-        raise shapes.ShapeSerializationError(exc.path, str(exc)) from exc
-    if violations:
-        raise shapes.ShapeInvalid(violations)
+    shapes.check_against(_input_shape(operation), body, "an object")
     cleaned: dict[str, Any] = shapes.without_nulls(body)
     return cleaned
 

@@ -16,13 +16,12 @@ from trainplane.api.auth.single_tenant import SingleTenant
 from trainplane.api.modelarts import errors as wire_errors
 from trainplane.api.modelarts import handlers, params, routes
 from trainplane.api.modelarts.access import ModelArtsAccess
-from trainplane.api.off_loop import Workers
+from trainplane.api.off_loop import Answer, Workers
 from trainplane.domain import errors
 from trainplane.service.groups import GroupService
 from trainplane.service.jobs import JobService
 
 log = logging.getLogger("trainplane.api.modelarts")
-Answer = tuple[int, Mapping[str, str], bytes]
 
 
 class ModelArtsEndpoint:

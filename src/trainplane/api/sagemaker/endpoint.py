@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from trainplane.api.asgi import Receive, Scope, Send, read_body, request_headers, respond
 from trainplane.api.auth.port import Authenticator, RequestFacts
 from trainplane.api.memo import Memo
-from trainplane.api.off_loop import Workers
+from trainplane.api.off_loop import Answer, Workers
 from trainplane.api.sagemaker import errors as wire_errors
 from trainplane.api.sagemaker import shapes
 from trainplane.api.sagemaker.operations import OPERATIONS, Operation, Result
@@ -27,7 +26,6 @@ from trainplane.service.models import ModelService
 log = logging.getLogger("trainplane.api.sagemaker")
 TARGET_PREFIX = "SageMaker."
 CONTENT_TYPE = wire_errors.CONTENT_TYPE
-Answer = tuple[int, Mapping[str, str], bytes]
 # Pollers send the same few small bodies again and again; decoding and validating them is pure.
 VALIDATED_MEMO_ENTRIES = 4096
 VALIDATED_MEMO_MAX_BODY_BYTES = 1024

@@ -76,9 +76,9 @@ class ShapeSerializationError(ShapeInvalid):
 
 
 @functools.cache
-def service_model() -> Any:
-    """botocore's SageMaker model, loaded once (about 50-70 ms warm; it is on server start-up)."""
-    return botocore.session.get_session().get_service_model("sagemaker")
+def service_model(service: str = "sagemaker") -> Any:
+    """botocore's model of `service`, loaded once (about 50-70 ms warm for SageMaker's; on start-up)."""
+    return botocore.session.get_session().get_service_model(service)
 
 
 def validate(operation: str, body: object) -> None:
@@ -86,12 +86,19 @@ def validate(operation: str, body: object) -> None:
 
     Raises: ShapeSerializationError for JSON of the wrong type, ShapeInvalid for broken constraints.
     """
-    shape = _operation(operation).input_shape
+    check_against(_operation(operation).input_shape, body)
+
+
+def check_against(shape: Any, body: object, body_kind: str = "a JSON object") -> None:
+    """Check `body` against an input shape of any of botocore's models (None: no input at all).
+
+    Raises: ShapeSerializationError for a body of the wrong type, ShapeInvalid for broken constraints.
+    """
     check_depth(body)
     if shape is None:
         return
     if not isinstance(body, dict):
-        raise ShapeSerializationError("", "The request body must be a JSON object")
+        raise ShapeSerializationError("", f"The request body must be {body_kind}")
     try:
         violations = constraints.check(shape, body)
     except constraints.TypeMismatch as exc:

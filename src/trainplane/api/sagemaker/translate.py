@@ -7,8 +7,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import botocore.session
-
 from trainplane.api.sagemaker import shapes
 from trainplane.domain import errors
 from trainplane.domain.instance_types import Allocation
@@ -24,7 +22,7 @@ DEFAULT_LIST_LIMIT = 100
 
 @lru_cache(maxsize=1)
 def _describe_members() -> frozenset[str]:
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = shapes.service_model()
     return frozenset(model.operation_model("DescribeTrainingJob").output_shape.members)
 
 

@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
-from trainplane.api.asgi import Receive, Scope, Send, read_body, request_headers, respond
 from trainplane.api.auth import port as auth
 from trainplane.api.auth.port import Authenticator, Principal, RequestFacts
-from trainplane.api.off_loop import Workers
+from trainplane.api.off_loop import Answer, ReadingEndpoint, Workers
 from trainplane.domain import errors
 from trainplane.domain.status import JobKind
 from trainplane.service.jobs import JobService
@@ -26,7 +25,6 @@ log = logging.getLogger("trainplane.api.sts")
 CONTENT_TYPE = "text/xml"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
-Answer = tuple[int, Mapping[str, str], bytes]
 # STS's own words for a request that fails to authenticate (query protocol: <Error><Code>).
 _AUTH_ERRORS: Mapping[type[Exception], tuple[int, str]] = {
     auth.MissingCredentials: (403, "MissingAuthenticationToken"),
@@ -40,19 +38,13 @@ class InvalidAction(Exception):
     pass
 
 
-class StsEndpoint:
+class StsEndpoint(ReadingEndpoint):
     """The ASGI app answering `GetCallerIdentity` for the principal each request authenticates as."""
 
     def __init__(self, service: JobService, authenticator: Authenticator, workers: Workers) -> None:
         self._service = service
         self._authenticator = authenticator
-        self._workers = workers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await read_body(receive)
-        request = RequestFacts.from_scope(scope, request_headers(scope), body)
-        status, headers, content = await self._workers.run(True, lambda: self.answer(request))
-        await respond(send, status, headers, content)
+        super().__init__(workers)
 
     def answer(self, request: RequestFacts) -> Answer:
         """Status, headers and body for `request`; blocking (a key store read): run it off the loop."""
