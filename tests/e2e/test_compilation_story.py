@@ -4,14 +4,11 @@ the training where it stopped."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -20,6 +17,7 @@ import pytest
 
 from tests.e2e.conftest import ROLE_ARN, sagemaker_client
 from tests.e2e.test_example_with_cli import trainplane
+from tests.support import compilable
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
 from trainplane.runtime import compiled
@@ -34,15 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process.start()
     yield process
     process.kill()
-
-
-def example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("train_digits", ROOT / "examples" / "train_digits.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def training_request(tmp_path: Path, name: str) -> dict[str, Any]:
@@ -108,7 +97,7 @@ def test_train_stop_compile_predict_model_and_resume(server: ServerProcess, tmp_
     compilation = wait_compiled(sm, "story-digits-c5")
 
     assert compilation["CompilationJobStatus"] == "COMPLETED", compilation.get("FailureReason")
-    digits = example()
+    digits = compilable.example_module()
     _, _, x_test, y_test = digits.load_data(seed=0)
     original = digits.forward(weights, x_test)[1]
     loaded = compiled.load(compilation["ModelArtifacts"]["S3ModelArtifacts"])

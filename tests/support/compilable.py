@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import pickle
+import sys
 import tarfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_digits.py"
 
 
 def mlp_weights(
@@ -30,28 +35,21 @@ def mlp_reference(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def mlp_onnx_bytes(weights: dict[str, np.ndarray]) -> bytes:
-    """The MLP as an ONNX model with a symbolic batch dimension (input `x`, output `probabilities`)."""
-    from onnx import TensorProto, helper, numpy_helper
+def example_module() -> ModuleType:
+    """examples/train_digits.py, loaded as a module (it is a script, not a package member)."""
+    spec = importlib.util.spec_from_file_location("train_digits", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
-    nodes = [
-        helper.make_node("MatMul", ["x", "w1"], ["h0"]),
-        helper.make_node("Add", ["h0", "b1"], ["h1"]),
-        helper.make_node("Relu", ["h1"], ["h2"]),
-        helper.make_node("MatMul", ["h2", "w2"], ["l0"]),
-        helper.make_node("Add", ["l0", "b2"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-    ]
-    inputs, classes = weights["w1"].shape[0], weights["w2"].shape[1]
-    graph = helper.make_graph(
-        nodes,
-        "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", inputs])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes])],
-        [numpy_helper.from_array(array, name) for name, array in weights.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    return bytes(model.SerializeToString())
+
+def mlp_onnx_bytes(weights: dict[str, np.ndarray]) -> bytes:
+    """The MLP as the example writes it to ONNX (input `x`, output `probabilities`, batch symbolic)."""
+    model: bytes | None = example_module().onnx_bytes(weights)
+    assert model is not None, "the onnx package is installed with the compile extra"
+    return model
 
 
 def model_tar(path: Path, files: dict[str, bytes]) -> Path:
