@@ -76,22 +76,21 @@ def training_job_view(job: TrainingJob) -> RenderableType:
 
 
 def _summary_table(job: TrainingJob) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("Name", job.name)
-    table.add_row("ARN", job.arn)
-    table.add_row("Status", status_text(job.status))
-    table.add_row("Secondary status", status_text(job.secondary_status))
-    table.add_row("Created", format_instant(job.created_at))
-    table.add_row("Training started", format_instant(job.training_started_at))
-    table.add_row("Training ended", format_instant(job.training_ended_at))
-    table.add_row("Last modified", format_instant(job.last_modified_at))
+    rows: dict[str, RenderableType] = {
+        "Name": job.name,
+        "ARN": job.arn,
+        "Status": status_text(job.status),
+        "Secondary status": status_text(job.secondary_status),
+        "Created": format_instant(job.created_at),
+        "Training started": format_instant(job.training_started_at),
+        "Training ended": format_instant(job.training_ended_at),
+        "Last modified": format_instant(job.last_modified_at),
+    }
     if job.model_artifacts:
-        table.add_row("Model artifact", job.model_artifacts)
+        rows["Model artifact"] = job.model_artifacts
     if job.failure_reason:
-        table.add_row("Failure reason", Text(job.failure_reason, style="red"))
-    return table
+        rows["Failure reason"] = Text(job.failure_reason, style="red")
+    return key_value_table(rows)
 
 
 def _transitions_table(job: TrainingJob) -> Table:
@@ -124,8 +123,8 @@ def training_jobs_table(summaries: Iterable[TrainingJobSummary]) -> Table:
     return table
 
 
-def key_value_table(values: Mapping[str, str]) -> Table:
-    """A two-column table, for small answers like CreateTrainingJob's ARN."""
+def key_value_table(values: Mapping[str, RenderableType]) -> Table:
+    """A two-column grid of labels and values, for one job's details or a small answer like an ARN."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()

@@ -7,27 +7,26 @@ from collections.abc import Iterable
 from rich.console import RenderableType
 from rich.table import Table
 
-from trainplane.cli.render import format_instant, status_text
+from trainplane.cli.render import format_instant, key_value_table, status_text
 from trainplane.client.compilation import CompilationJob, CompilationJobSummary
 
 
 def compilation_job_view(job: CompilationJob) -> RenderableType:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("Name", job.name)
-    table.add_row("ARN", job.arn)
-    table.add_row("Status", status_text(job.status))
-    table.add_row("Created", format_instant(job.created_at))
-    table.add_row("Compilation started", format_instant(job.compilation_started_at))
-    table.add_row("Compilation ended", format_instant(job.compilation_ended_at))
+    rows: dict[str, RenderableType] = {
+        "Name": job.name,
+        "ARN": job.arn,
+        "Status": status_text(job.status),
+        "Created": format_instant(job.created_at),
+        "Compilation started": format_instant(job.compilation_started_at),
+        "Compilation ended": format_instant(job.compilation_ended_at),
+    }
     if job.model_artifacts:
-        table.add_row("Compiled model", job.model_artifacts)
+        rows["Compiled model"] = job.model_artifacts
     if job.artifact_digest:
-        table.add_row("Digest", job.artifact_digest)
+        rows["Digest"] = job.artifact_digest
     if job.failure_reason:
-        table.add_row("Failure reason", job.failure_reason)
-    return table
+        rows["Failure reason"] = job.failure_reason
+    return key_value_table(rows)
 
 
 def compilation_jobs_table(summaries: Iterable[CompilationJobSummary]) -> Table:
