@@ -63,6 +63,14 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/training_projects", {"training_project": []}, 400, "training_project"),
     ("POST", "/v1/training_projects", {"training_project": {"name": 5}}, 400, "training_project.name"),
     ("POST", "/v1/training_projects", {"training_project": {"name": "  "}}, 400, "training_project.name"),
+    # Longer than a job group's name column: was a 500 on PostgreSQL (value too long).
+    (
+        "POST",
+        "/v1/training_projects",
+        {"training_project": {"name": "p" * 129}},
+        400,
+        "training_project.name",
+    ),
     ("POST", "/v1/training_projects", b'{"training_project": {"name": NaN}}', 400, "JSON"),
     ("POST", "/v1/teams/another-team/training_projects", {"training_project": {"name": "x"}}, 404, "team"),
     ("GET", "/v1/training_projects/not-a-number", None, 404, "training project"),

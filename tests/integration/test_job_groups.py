@@ -115,3 +115,19 @@ def test_deleting_a_group_stops_its_running_runs_and_it_is_gone_with_the_last(
     wait_until(lambda: _gone(plane, running.id), WAIT_SECONDS)
     assert _groups(plane).find(TENANT, "project") is None
     assert _groups(plane).create(TENANT, "project").id != group.id
+
+
+def test_a_group_name_or_description_longer_than_the_store_holds_is_refused_naming_the_group(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    too_long = "g" * 129
+    for attempt in (
+        lambda: _groups(plane).create(TENANT, too_long),
+        lambda: _groups(plane).upsert(TENANT, too_long),
+        lambda: _groups(plane).create(TENANT, "fine", "d" * 1025),
+        lambda: plane.service.create(TENANT, _job(tmp_path, "job", "pass", group=too_long)),
+    ):
+        with pytest.raises(errors.Invalid) as refused:
+            attempt()
+        assert refused.value.field == "group"
+    assert _groups(plane).list(TENANT, GroupQuery()).total == 0

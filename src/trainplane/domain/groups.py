@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from trainplane.domain import errors, fields
+
+MAX_NAME_CHARS = 128  # the store's column: a longer name must be refused before it gets there
+MAX_DESCRIPTION_CHARS = 1024
+
 
 @dataclass(frozen=True)
 class JobGroup:
@@ -25,3 +30,19 @@ class Placement:
 
     name: str | None = None
     group_id: int | None = None
+
+
+def check_name(name: str) -> str:
+    """Raises: errors.Invalid when `name` cannot name a group (empty, or longer than the store holds)."""
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise errors.Invalid(fields.GROUP, f"a job group's name must be 1 to {MAX_NAME_CHARS} characters")
+    return name
+
+
+def check_description(description: str) -> str:
+    """Raises: errors.Invalid when `description` is longer than the store holds."""
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise errors.Invalid(
+            fields.GROUP, f"a job group's description must be at most {MAX_DESCRIPTION_CHARS} characters"
+        )
+    return description

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainplane.domain import errors, fields, images
-from trainplane.domain.groups import Placement
+from trainplane.domain.groups import Placement, check_name
 from trainplane.domain.job import Channel, JobSpec, MetricDefinition
 from trainplane.domain.status import JobKind
 from trainplane.service import capacity
@@ -190,4 +190,4 @@ def placement_for(request: NewJob) -> Placement | None:
         return None
     if request.group_id is not None:
         return Placement(group_id=request.group_id)
-    return Placement(name=request.group or request.name)
+    return Placement(name=check_name(request.group or request.name))

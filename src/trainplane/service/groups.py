@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from trainplane.domain import errors
+from trainplane.domain import errors, groups
 from trainplane.domain.groups import JobGroup
 from trainplane.domain.job import Job
 from trainplane.domain.status import JobKind
@@ -27,12 +27,13 @@ class GroupService:
         self._clock = clock
 
     def create(self, tenant: str, name: str, description: str = "") -> JobGroup:
-        """Raises: errors.NameInUse."""
+        """Raises: errors.NameInUse; errors.Invalid (a name or description the store cannot hold)."""
+        name, description = groups.check_name(name), groups.check_description(description)
         return self._groups.create(tenant, name, description, self._clock.now())
 
     def upsert(self, tenant: str, name: str) -> JobGroup:
         """The tenant's group of that name, created if missing."""
-        return self._groups.upsert(tenant, name, self._clock.now())
+        return self._groups.upsert(tenant, groups.check_name(name), self._clock.now())
 
     def get(self, tenant: str, group_id: int) -> JobGroup:
         """Raises: errors.NotFound."""
@@ -55,6 +56,7 @@ class GroupService:
 
     def set_description(self, tenant: str, group_id: int, description: str) -> JobGroup:
         """Raises: errors.NotFound."""
+        description = groups.check_description(description)
         return self._groups.set_description(tenant, group_id, description, self._clock.now())
 
     def runs(self, tenant: str, group_id: int) -> Sequence[Job]:

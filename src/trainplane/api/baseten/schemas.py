@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainplane.domain import errors
+from trainplane.domain.groups import MAX_NAME_CHARS as MAX_GROUP_NAME_CHARS
 
 MAX_NAME_CHARS = 256
+# A project is a job group: its name must fit the group's column (longer was a 500 on PostgreSQL).
+MAX_PROJECT_NAME_CHARS = MAX_GROUP_NAME_CHARS
 LOG_LIMIT_DEFAULT = 500
 LOG_LIMIT_MAX = 1000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -104,10 +107,10 @@ def _type(value: Any) -> str:
     )
 
 
-def _name(value: str, where: str) -> str:
-    if not value.strip() or len(value) > MAX_NAME_CHARS or any(ord(c) < 32 for c in value):
+def _name(value: str, where: str, max_chars: int = MAX_NAME_CHARS) -> str:
+    if not value.strip() or len(value) > max_chars or any(ord(c) < 32 for c in value):
         raise errors.Invalid(
-            where, f"must be 1 to {MAX_NAME_CHARS} characters, not blank, without control characters"
+            where, f"must be 1 to {max_chars} characters, not blank, without control characters"
         )
     return value
 
@@ -123,7 +126,7 @@ def project_name(body: Any) -> str:
     member = obj(project["training_project"], "training_project")
     name = string(member, "name", "training_project", required=True)
     assert name is not None
-    return _name(name, "training_project.name")
+    return _name(name, "training_project.name", MAX_PROJECT_NAME_CHARS)
 
 
 # --- jobs ----------------------------------------------------------------------------------------
