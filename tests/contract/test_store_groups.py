@@ -160,3 +160,19 @@ def test_listing_runs_by_fine_status(store: SqlStore) -> None:
     store.save(job.advance(Event.FAILED, T0, "failed"), job.version)
     failed = ListQuery(statuses=frozenset({Secondary.FAILED}))
     assert [j.name for j in store.list_jobs("t", job.kind, failed).jobs] == ["s1"]
+
+
+def test_a_group_id_past_the_columns_range_names_no_group(store: SqlStore) -> None:
+    """ModelArts ids are Longs; PostgreSQL refuses to compare one past 32 bits with the id column (a 500)."""
+    store.insert(make_job("real"), placement=Placement(name="real"))
+    for huge in (2**31, 2**63 - 1):
+        with pytest.raises(errors.NotFound):
+            store.groups.get("t", huge)
+        with pytest.raises(errors.NotFound):
+            store.groups.set_description("t", huge, "x", T0)
+        with pytest.raises(errors.NotFound):
+            store.groups.mark_deleting("t", huge)
+        with pytest.raises(errors.NotFound):
+            store.insert(make_job(f"into-{huge}"), placement=Placement(group_id=huge))
+        listed = store.list_jobs("t", make_job("real").kind, ListQuery(group_id=huge))
+        assert listed.jobs == []

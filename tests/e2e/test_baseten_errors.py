@@ -74,6 +74,7 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/training_projects", b'{"training_project": {"name": NaN}}', 400, "JSON"),
     ("POST", "/v1/teams/another-team/training_projects", {"training_project": {"name": "x"}}, 404, "team"),
     ("GET", "/v1/training_projects/not-a-number", None, 404, "training project"),
+    ("GET", "/v1/training_projects/999999999999999999", None, 404, "training project"),  # > 32 bits
     ("GET", "/v1/training_projects/999999999", None, 404, "training project"),
     ("DELETE", "/v1/training_projects/999999999", None, 404, "training project"),
     ("POST", "/v1/training_projects/999999999/jobs", _job(), 404, "training project"),

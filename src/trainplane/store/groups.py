@@ -18,6 +18,15 @@ from trainplane.service.ports import GroupQuery, GroupSortBy
 from trainplane.store.tables import job_groups, jobs
 
 GROUP = "job group"
+# Group ids are an INTEGER column (32 bits on PostgreSQL, which refuses to compare a larger number
+# with it); the dialects accept longer ids (ModelArts' are Longs). Such an id names no group.
+MAX_ID = 2**31 - 1
+
+
+def is_storable_id(group_id: int) -> bool:
+    return 0 < group_id <= MAX_ID
+
+
 T = TypeVar("T")
 Reading = Callable[[Callable[[sa.Connection], Any]], Any]
 
@@ -84,6 +93,8 @@ def place_run(conn: sa.Connection, job: Job, placement: Placement) -> tuple[int,
         errors.Unavailable: the named group is being deleted.
     """
     if placement.group_id is not None:
+        if not is_storable_id(placement.group_id):
+            raise errors.NotFound(GROUP, str(placement.group_id))
         group_id = placement.group_id
     else:
         name = placement.name or job.name
@@ -183,6 +194,8 @@ class SqlGroups:
         return _to_group(row)
 
     def get(self, tenant: str, group_id: int) -> JobGroup:
+        if not is_storable_id(group_id):
+            raise errors.NotFound(GROUP, str(group_id))
         params = {"group_id": group_id, "tenant": tenant}
         row = self._reading(lambda conn: conn.execute(_VISIBLE_BY_ID, params).first())
         if row is None:
@@ -210,6 +223,8 @@ class SqlGroups:
         return found
 
     def set_description(self, tenant: str, group_id: int, description: str, now: datetime) -> JobGroup:
+        if not is_storable_id(group_id):
+            raise errors.NotFound(GROUP, str(group_id))
         statement = (
             job_groups.update()
             .where(job_groups.c.id == group_id, job_groups.c.tenant == tenant, _VISIBLE)
@@ -221,6 +236,8 @@ class SqlGroups:
         return self.get(tenant, group_id)
 
     def mark_deleting(self, tenant: str, group_id: int) -> None:
+        if not is_storable_id(group_id):
+            raise errors.NotFound(GROUP, str(group_id))
         where = (job_groups.c.id == group_id, job_groups.c.tenant == tenant, _VISIBLE)
         with self._engine.begin() as conn:
             if conn.execute(job_groups.update().where(*where).values(is_deleting=True)).rowcount != 1:

@@ -15,6 +15,7 @@ from trainplane.domain import errors
 from trainplane.domain.job import Job
 from trainplane.domain.status import JobKind
 from trainplane.service.ports import ListQuery, SortBy
+from trainplane.store import groups
 from trainplane.store.tables import jobs
 
 TOKEN_FIELD = "nextToken"
@@ -114,7 +115,9 @@ def _is_encodable(text: str) -> bool:
 def _filters(tenant: str, kind: JobKind, query: ListQuery) -> list[sa.ColumnElement[bool]]:
     # A job whose delete waits for it to end is gone for every reader but the reconciler.
     clauses = [jobs.c.tenant == tenant, jobs.c.kind == kind.value, jobs.c.delete_when_ended.is_(False)]
-    if query.group_id is not None:
+    if query.group_id is not None and not groups.is_storable_id(query.group_id):
+        clauses.append(sa.false())  # names no group, and PostgreSQL cannot even compare it
+    elif query.group_id is not None:
         clauses.append(jobs.c.group_id == query.group_id)
     if query.statuses is not None:
         clauses.append(jobs.c.status.in_(sorted(s.value for s in query.statuses)))
