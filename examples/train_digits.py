@@ -218,8 +218,10 @@ def stop(weights: dict[str, np.ndarray], epoch: int, val_accuracy: float) -> Non
     """Save everything a resumed job and a user of model.tar.gz need, then report it complete."""
     save_checkpoint(weights, epoch)
     save_model(weights, epoch, val_accuracy, is_stopped=True)
-    runtime.checkpoint_complete()
+    # Last: once the checkpoint is reported complete the supervisor may end the job at once, so
+    # anything after it (this line, seen flaking in CI) can be cut off by the SIGKILL.
     print(f"stop requested: saved checkpoint and model at epoch={epoch}", flush=True)
+    runtime.checkpoint_complete()
 
 
 def main() -> int:
