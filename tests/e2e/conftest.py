@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from botocore.config import Config
 
 from tests.support.postgres import PostgresTemplate
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
+from trainplane import protocol
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 ROLE_ARN = "arn:aws:iam::000000000000:role/trainplane"
@@ -27,6 +29,19 @@ def sagemaker_client(url: str) -> Any:
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="secret",
         config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+
+
+def job_log(sm: Any, name: str) -> str:
+    """What the training job has printed so far, read through the server's log route."""
+    route = protocol.LOG_ROUTE.format(kind="training", name=name)
+    return httpx.get(sm.meta.endpoint_url + route).text
+
+
+def wait_for_first_loss(sm: Any, name: str, timeout_seconds: float = 30) -> None:
+    """The final metric and the saved step count come from the job's own steps: stop only after one."""
+    wait_until(
+        lambda: "loss=" in job_log(sm, name), timeout_seconds, 0.05, message=f"{name} printed its loss"
     )
 
 

@@ -7,21 +7,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.e2e.conftest import wait_for_first_loss
 from tests.support.waiting import wait_until
-from trainplane import protocol
 
 
 def _status(sm: Any, name: str) -> str:
     return sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
-
-
-def _log(sm: Any, name: str) -> str:
-    route = protocol.LOG_ROUTE.format(kind="training", name=name)
-    return httpx.get(sm.meta.endpoint_url + route).text
 
 
 def _markers(directory: Path, prefix: str) -> list[Path]:
@@ -37,8 +31,7 @@ def test_stopped_job_leaves_the_model_it_saved_in_the_grace_window(
     assert arn.endswith(f":training-job/{name}")
     wait_until(lambda: _markers(tmp_path / "markers", "started"), 20, message="job started")
     assert sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training"
-    # The final metric comes from the job's own loss lines: stop only once it has printed one.
-    wait_until(lambda: "loss=" in _log(sm, name), 20, message="the job printed its loss")
+    wait_for_first_loss(sm, name)
 
     sm.stop_training_job(TrainingJobName=name)
     assert _status(sm, name) in ("Stopping", "Stopped")
