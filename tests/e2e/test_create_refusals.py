@@ -89,3 +89,21 @@ def test_a_nul_no_process_can_carry_is_refused_at_create(
     code, message = _refusal(sm, job_request(**changes))
     assert code == "ValidationException"
     assert message.startswith(f"{field}: contains a NUL character")
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        (0, "resourceConfig.instanceCount: instance count 0 must be at least 1"),
+        (2, "resourceConfig.instanceCount: instance count 2: executor 'local' runs a job on one host"),
+    ],
+)
+def test_an_instance_count_this_server_cannot_run_is_refused_naming_the_field(
+    sm: Any, job_request: Callable[..., dict[str, Any]], count: int, expected: str
+) -> None:
+    resources = {"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 1}
+    code, message = _refusal(sm, job_request(ResourceConfig=resources))
+    assert code == "ValidationException"
+    assert message.startswith(expected)
+    if count > 1:  # and it says where several instances can run
+        assert "docs/slurm.md" in message

@@ -32,6 +32,24 @@ def slurm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
         process.kill()
 
 
+@pytest.fixture(scope="module")
+def multi_node_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    partition = slurm.require_nodes(2)
+    process = ServerProcess(
+        tmp_path_factory.mktemp("slurm-multi-server"),
+        "--stop-grace-seconds",
+        "30",
+        "--slurm-partition",
+        partition,
+    )
+    process.start()
+    yield process
+    try:
+        stop_every_job(sagemaker_client(process.url))
+    finally:
+        process.kill()
+
+
 def _status(sm: Any, name: str) -> str | None:
     status = sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
     return status if status in ("Stopped", "Failed", "Completed") else None
@@ -67,3 +85,38 @@ def test_a_server_without_slurm_refuses_the_tag_at_create(
     error = raised.value.response["Error"]
     assert error["Code"] == "ValidationException"
     assert "trainplane:executor" in error["Message"] and "slurm" in error["Message"]
+
+
+def test_instance_count_two_runs_on_two_slurm_nodes_and_a_stop_keeps_the_first_hosts_model(
+    multi_node_server: ServerProcess, job_request: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    sm = sagemaker_client(multi_node_server.url)
+    resources = {"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 1}
+    request = job_request("every_host.py", Tags=SLURM_TAG, ResourceConfig=resources)
+    name = request["TrainingJobName"]
+    sm.create_training_job(**request)
+    markers = tmp_path / "markers"
+    started = [
+        json.loads(
+            wait_until(lambda h=host: _read(markers / f"started-{h}.json"), 60, message=f"{host} started")
+        )
+        for host in ("algo-1", "algo-2")
+    ]
+    assert started[0]["hostname"] != started[1]["hostname"]  # two Slurm nodes
+    for seen, host in zip(started, ("algo-1", "algo-2"), strict=True):
+        assert seen["hosts"] == ["algo-1", "algo-2"]
+        assert seen["resourceconfig"]["current_host"] == host
+    job = sm.describe_training_job(TrainingJobName=name)
+    assert job["ResourceConfig"]["InstanceCount"] == 2 and job["TrainingJobStatus"] == "InProgress"
+
+    sm.stop_training_job(TrainingJobName=name)
+    assert wait_until(lambda: _status(sm, name), 30, 0.05) == "Stopped"
+    assert sorted(path.name for path in markers.glob("sigterm-*")) == ["sigterm-algo-1", "sigterm-algo-2"]
+    job = sm.describe_training_job(TrainingJobName=name)
+    members = local_jobs.model_members(job["ModelArtifacts"]["S3ModelArtifacts"])
+    assert json.loads(members["model-algo-1.json"]) == {"host": "algo-1", "stopped": True}
+    assert "model-algo-2.json" not in members  # SageMaker keeps the model of the first host
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None

@@ -60,6 +60,7 @@ class AdmissionSettings:
     image_rules: Sequence[images.ImageRule]
     executors: frozenset[str]  # the executors this server runs
     default_executor: str
+    executors_spanning_hosts: frozenset[str] = frozenset()  # those that run one job on several hosts
 
 
 _DECIMAL_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
@@ -107,6 +108,8 @@ def spec_for(request: NewJob, settings: AdmissionSettings, artifacts: Artifacts)
     if not command:
         raise errors.Invalid(fields.ENTRYPOINT, f"image {request.image!r} has no command: give an entrypoint")
     grace_tag = request.tags.get(GRACE_TAG)
+    executor = _executor(request.tags.get(EXECUTOR_TAG), settings)
+    _check_instance_count(request.instance_count, executor, settings)
     return JobSpec(
         image=request.image,
         command=command,
@@ -122,7 +125,7 @@ def spec_for(request: NewJob, settings: AdmissionSettings, artifacts: Artifacts)
         metric_definitions=tuple(request.metric_definitions),
         instance_type=request.instance_type,
         instance_count=request.instance_count,
-        executor=_executor(request.tags.get(EXECUTOR_TAG), settings),
+        executor=executor,
         payload=dict(request.payload),
     )
 
@@ -140,6 +143,24 @@ def _executor(tag: str | None, settings: AdmissionSettings) -> str:
         known = ", ".join(sorted(settings.executors))
         raise errors.Invalid(fields.TAGS, f"tag {EXECUTOR_TAG}: no executor {tag!r} here (known: {known})")
     return tag
+
+
+def _check_instance_count(count: int, executor: str, settings: AdmissionSettings) -> None:
+    """One instance runs anywhere; several only on an executor that spans hosts (Slurm: N nodes)."""
+    if count < 1:
+        raise errors.Invalid(fields.INSTANCE_COUNT, f"instance count {count} must be at least 1")
+    if count > 1 and executor not in settings.executors_spanning_hosts:
+        spanning = sorted(settings.executors_spanning_hosts)
+        where = (
+            f"choose one with tag {EXECUTOR_TAG} ({', '.join(spanning)})"
+            if spanning
+            else "this server runs none (configure Slurm: docs/slurm.md)"
+        )
+        raise errors.Invalid(
+            fields.INSTANCE_COUNT,
+            f"instance count {count}: executor {executor!r} runs a job on one host; several hosts need an "
+            f"executor that spans hosts: {where}",
+        )
 
 
 def _check_runnable(request: NewJob) -> None:

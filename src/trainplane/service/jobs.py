@@ -72,6 +72,7 @@ class JobService:
             default_grace_seconds=settings.default_grace_seconds,
             image_rules=settings.image_rules,
             executors=frozenset(executors),
+            executors_spanning_hosts=frozenset(name for name, ex in executors.items() if ex.spans_hosts),
             default_executor=settings.default_executor,
         )
         self._on_change = on_change  # wakes the reconciler

@@ -281,6 +281,7 @@ class Executor(Protocol):
     """Launches, signals and reports; never decides a job's status and never writes the store."""
 
     name: str
+    spans_hosts: bool  # runs one job on several hosts (InstanceCount > 1); else one host per job
 
     def launch(self, job: Job, allocation: Allocation | None = None) -> ExecutorHandle:
         """Start the job (idempotent per job id) with what it was given on this host (local executor;

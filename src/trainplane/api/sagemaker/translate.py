@@ -46,10 +46,6 @@ def new_training_job(body: Mapping[str, Any]) -> NewJob:
             "give TrainingImage; AlgorithmName (marketplace algorithms) is not supported",
         )
     resources = body.get("ResourceConfig") or {}
-    if int(resources.get("InstanceCount", 1)) > 1:
-        raise errors.Invalid(
-            "resourceConfig.instanceCount", "trainplane runs one instance per job (InstanceCount 1)"
-        )
     checkpoint = body.get("CheckpointConfig") or {}
     stopping = body.get("StoppingCondition") or {}
     return NewJob(
@@ -71,7 +67,7 @@ def new_training_job(body: Mapping[str, Any]) -> NewJob:
             MetricDefinition(m["Name"], m["Regex"]) for m in algorithm.get("MetricDefinitions", ())
         ),
         instance_type=resources.get("InstanceType", "ml.m5.large"),
-        instance_count=1,
+        instance_count=int(resources.get("InstanceCount", 1)),  # the core says where several can run
         tags=tags_from_wire(body.get("Tags") or ()),
     )
 

@@ -46,6 +46,7 @@ class LocalExecutor:
     """Runs each job under its own detached supervisor in `<runs_dir>/<job id>/`."""
 
     name = "local"
+    spans_hosts = False  # this host only
 
     def __init__(
         self,

@@ -48,6 +48,7 @@ class RayExecutor:
     """Runs each job as a Ray job whose entrypoint is the job's supervisor in `<runs_dir>/<job id>/`."""
 
     name = "ray"
+    spans_hosts = False  # the supervisor runs on one Ray node; a job across nodes is not built yet
 
     def __init__(
         self,

@@ -40,6 +40,7 @@ class SlurmExecutor:
     """Submits each job with `sbatch`; its supervisor runs in `<shared_dir>/<job id>/` on the node."""
 
     name = "slurm"
+    spans_hosts = True  # InstanceCount N: N nodes of one allocation (batch.py)
 
     def __init__(
         self,
