@@ -21,6 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 SDK3_PYTHON = REPO / ".venv-sdk3" / "bin" / "python"
 BUCKET = "sdk3"
 IMAGE = "trainplane-test/cooperative"  # the image map runs tests/jobs/cooperative.py for it
+# A plain container image: the request's ContainerEntrypoint is what runs (ModelTrainer's SourceCode
+# gives /bin/bash -c sm_train.sh), with the host's python3 as the image's Python.
+CONTAINER_IMAGE = "trainplane-test/container"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,10 @@ def moto() -> Iterator[MotoS3]:
 
 @pytest.fixture(scope="module")
 def sdk3_server(moto: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    images = {IMAGE: {"command": [sys.executable, str(JOBS_DIR / "cooperative.py")]}}
+    images = {
+        IMAGE: {"command": [sys.executable, str(JOBS_DIR / "cooperative.py")]},
+        CONTAINER_IMAGE: {"command": [], "entrypoint_replaces_command": True},
+    }
     process = ServerProcess(
         tmp_path_factory.mktemp("sdk3"),
         "--s3-endpoint-url",
@@ -51,27 +57,20 @@ def sdk3_server(moto: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> Itera
         process.kill()
 
 
-@pytest.mark.timeout(240)
-def test_moto_model_trainer_trains_with_logs_and_stops(sdk3_server: ServerProcess, moto: MotoS3) -> None:
+def _run_sdk3(script: str, server: ServerProcess, moto: MotoS3, prefix: str, image: str = IMAGE) -> list[str]:
+    """Run tests/sdk/<script> in .venv-sdk3 against `server`; its output lines (it prints JSON last)."""
     assert SDK3_PYTHON.exists(), "scripts/install makes .venv-sdk3 with the SageMaker SDK 3.x"
     environment = {
         **os.environ,
         **CREDENTIALS,
-        "AWS_ENDPOINT_URL_SAGEMAKER": sdk3_server.url,
-        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": sdk3_server.url,
-        "AWS_ENDPOINT_URL_STS": sdk3_server.url,
+        "AWS_ENDPOINT_URL_SAGEMAKER": server.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": server.url,
+        "AWS_ENDPOINT_URL_STS": server.url,
         "AWS_ENDPOINT_URL_S3": moto.url,
         "SAGEMAKER_VALIDATE_ROLE": "false",  # ModelTrainer would ask IAM about the role otherwise
     }
-    prefix = f"mt-{uuid.uuid4().hex[:6]}"
     result = subprocess.run(
-        [
-            str(SDK3_PYTHON),
-            str(REPO / "tests" / "sdk" / "model_trainer.py"),
-            IMAGE,
-            f"s3://{BUCKET}/out",
-            prefix,
-        ],
+        [str(SDK3_PYTHON), str(REPO / "tests" / "sdk" / script), image, f"s3://{BUCKET}/out", prefix],
         capture_output=True,
         text=True,
         timeout=200,
@@ -79,7 +78,13 @@ def test_moto_model_trainer_trains_with_logs_and_stops(sdk3_server: ServerProces
         env=environment,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    lines = result.stdout.splitlines()
+    return result.stdout.splitlines()
+
+
+@pytest.mark.timeout(240)
+def test_moto_model_trainer_trains_with_logs_and_stops(sdk3_server: ServerProcess, moto: MotoS3) -> None:
+    prefix = f"mt-{uuid.uuid4().hex[:6]}"
+    lines = _run_sdk3("model_trainer.py", sdk3_server, moto, prefix)
     seen = json.loads(lines[-1])
     assert seen["first_status"] == "Completed"
     assert seen["first_model"].startswith(f"s3://{BUCKET}/out/{prefix}-a-")
@@ -89,3 +94,16 @@ def test_moto_model_trainer_trains_with_logs_and_stops(sdk3_server: ServerProces
         f"step={step} loss={1.0 / step:.4f}" for step in range(1, 6)
     ]
     assert seen["second_status"] == "Stopped"
+
+
+@pytest.mark.timeout(240)
+def test_moto_model_trainer_with_source_code_runs_the_sdks_drivers_in_the_jobs_own_opt_ml(
+    sdk3_server: ServerProcess, moto: MotoS3
+) -> None:
+    prefix = f"sc-{uuid.uuid4().hex[:6]}"
+    lines = _run_sdk3("model_trainer_source_code.py", sdk3_server, moto, prefix, CONTAINER_IMAGE)
+    seen = json.loads(lines[-1])
+    assert seen["status"] == "Completed"
+    assert seen["saved"] == {"epochs": 3, "stopped": False}  # train.py ran with the hyperparameter
+    # The SDK's driver ran the entry script from the uploaded source dir (settings.json beside it).
+    assert any("script mode started, hello from source_dir" in line for line in lines)

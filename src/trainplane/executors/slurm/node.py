@@ -29,7 +29,7 @@ from trainplane.artifacts.layout import JobLayout
 from trainplane.artifacts.staging import stage_inputs
 from trainplane.domain import documents
 from trainplane.domain.job import JobSpec
-from trainplane.executors.supervisor import run_dir, status_file
+from trainplane.executors.supervisor import opt_ml, run_dir, status_file
 
 HOST_ADDRESSES_ENV = "TRAINPLANE_HOST_ADDRESSES"
 HOSTS_DIR = "hosts"  # <run dir>/hosts/algo-K/base: the tree of host K > 1
@@ -107,6 +107,7 @@ def main(argv: Sequence[str]) -> int:
     env = host_variables(env, spec, hosts, current, interface)
     env.update({key: value for key, value in os.environ.items() if key.startswith(("SLURM", "TRAINPLANE_"))})
     env[HOST_ADDRESSES_ENV] = json.dumps(dict(zip(hosts, addresses, strict=True)), sort_keys=True)
+    opt_ml.bind_private(layout.base_dir)  # this host's own /opt/ml (where the node's root allows it)
     os.chdir(layout.base_dir)
     command = list(spec.command)
     os.execvpe(command[0], command, env)

@@ -27,6 +27,7 @@ from trainplane.executors.supervisor import (
     allocated,
     delegated,
     limits,
+    opt_ml,
     process_tree,
     run_dir,
     status_file,
@@ -135,6 +136,8 @@ class JobProcess:
         self._limits = limits.JobLimits.apply(self._job_id, self._limits.limits, self._cgroup)
         # For a successor supervisor (OOM detection, cleanup); not fsynced: on the start path.
         status_file.write_atomic(self._dir.limits_file, self._limits.to_dict(), is_durable=False)
+        not_private = opt_ml.bind_private(self._dir.base_dir)  # the job inherits our mount namespace
+        _log.info("event=opt_ml job=%s private=%s reason=%s", self._job_id, not_private is None, not_private)
         log_fd = os.open(self._dir.job_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         run_as = self._launch.get("run_as") or {}
         try:
