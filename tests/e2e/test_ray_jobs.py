@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import sagemaker_client, stop_every_job
+from tests.e2e.conftest import sagemaker_client, stop_every_job, wait_for_first_loss
 from tests.support import local_jobs, ray_cluster
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
@@ -63,6 +63,7 @@ def test_a_tagged_job_runs_on_ray_and_a_stop_ends_stopped_with_its_model(
             0.05,
             message="Training",
         )
+        wait_for_first_loss(sm, name)
         sm.stop_training_job(TrainingJobName=name)
         sm.get_waiter("training_job_completed_or_stopped").wait(
             TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}

@@ -45,7 +45,8 @@ NODE_JOB = f"exec {shlex.quote(sys.executable)} -c " + shlex.quote(
             "cwd": os.getcwd(),
             "pid": os.getpid(),
         }
-        (out / f"seen-{host}.json").write_text(json.dumps(seen))
+        (out / f"seen-{host}.tmp").write_text(json.dumps(seen))
+        os.replace(out / f"seen-{host}.tmp", out / f"seen-{host}.json")  # whole, or not there
         while True:
             time.sleep(0.05)
         """
