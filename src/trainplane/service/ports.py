@@ -6,12 +6,15 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from trainplane.domain.groups import JobGroup, Placement
-from trainplane.domain.instance_types import Allocation
-from trainplane.domain.job import ExecutorHandle, Job, Outcome, StopIntent, StopReport
-from trainplane.domain.status import JobKind, Primary, Secondary
+from trainplane.domain.job import Outcome
+
+if TYPE_CHECKING:  # annotations only: the supervisor imports this module on every job's start path
+    from trainplane.domain.groups import JobGroup, Placement
+    from trainplane.domain.instance_types import Allocation
+    from trainplane.domain.job import ExecutorHandle, Job, StopIntent, StopReport
+    from trainplane.domain.status import JobKind, Primary, Secondary
 
 
 class Clock(Protocol):
