@@ -20,7 +20,7 @@ from typing import Any
 from trainplane.domain import documents
 from trainplane.domain.job import Outcome
 from trainplane.executors.supervisor import run_dir, status_file
-from trainplane.service.ports import Observation, Phase
+from trainplane.service.observations import Observation, Phase
 
 _OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
 wire = documents.instant_to_wire
