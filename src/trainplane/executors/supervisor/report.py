@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +145,9 @@ def send_hint(socket_path: Path, job_id: str) -> None:
 
     A hint only lowers latency: status.json stays the truth, so every error on the way is ignored.
     """
+    # Here, not at the top: no report before the job's spawn is hinted (start latency).
+    import socket
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
