@@ -198,6 +198,7 @@ def main(argv: list[str]) -> int:
     # Everything a supervisor imports, once, here: each fork then starts with it in memory.
     import trainplane.artifacts.environment
     import trainplane.artifacts.staging
+    import trainplane.domain.instance_types  # imported by the supervisor only when the job has an allocation
     import trainplane.executors.supervisor.supervisor  # noqa: F401
     from trainplane.executors.supervisor import outcome
 

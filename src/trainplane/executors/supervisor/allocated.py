@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trainplane.domain.instance_types import Allocation
+if TYPE_CHECKING:  # the supervisor imports this module: instance_types (the whole table) only on use
+    from trainplane.domain.instance_types import Allocation
 
 _log = logging.getLogger(__name__)
 MIB = 1 << 20
@@ -39,7 +40,12 @@ def limits(allocation: Allocation | None) -> dict[str, Any] | None:
 
 def annotate_resource_config(path: Path, allocation_ref: dict[str, str] | None) -> None:
     """Add what the job got to resourceconfig.json (SageMaker's file has no such member)."""
-    allocation = None if allocation_ref is None else Allocation.from_ref(allocation_ref)
+    if allocation_ref is None:
+        return
+    # Here, not at the top: the supervisor imports this module on every job's start path.
+    from trainplane.domain.instance_types import Allocation
+
+    allocation = Allocation.from_ref(allocation_ref)
     if allocation is None:
         return
     try:

@@ -18,7 +18,7 @@ import selectors
 import time
 from pathlib import Path
 
-from trainplane.service.ports import LogMarks
+from trainplane.service.observations import LogMarks
 
 _log = logging.getLogger(__name__)
 MIN_INTERVAL_SECONDS = 0.1

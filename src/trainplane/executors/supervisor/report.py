@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from trainplane.domain import documents
 from trainplane.domain.job import Outcome
 from trainplane.executors.supervisor import run_dir, status_file
-from trainplane.service.ports import Observation, Phase
+from trainplane.service.observations import Observation, Phase
 
 _OUTCOME_FIELDS = frozenset(field.name for field in dataclasses.fields(Outcome))
 wire = documents.instant_to_wire
@@ -146,6 +145,9 @@ def send_hint(socket_path: Path, job_id: str) -> None:
 
     A hint only lowers latency: status.json stays the truth, so every error on the way is ignored.
     """
+    # Here, not at the top: no report before the job's spawn is hinted (start latency).
+    import socket
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         with contextlib.suppress(OSError):

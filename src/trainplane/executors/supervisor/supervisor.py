@@ -27,7 +27,7 @@ from trainplane.executors.supervisor import log_index, outcome, process_tree, ru
 from trainplane.executors.supervisor import report as reports
 from trainplane.executors.supervisor import stop_protocol as protocol
 from trainplane.executors.supervisor.job_process import JobProcess
-from trainplane.service.ports import Observation, Phase
+from trainplane.service.observations import Observation, Phase
 
 _log = logging.getLogger(__name__)
 _WAKE_SIGNALS = (signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)

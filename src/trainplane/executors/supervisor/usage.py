@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trainplane.service.ports import UsageSample
+from trainplane.service.observations import UsageSample
 
 _log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 10.0
