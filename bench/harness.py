@@ -87,7 +87,9 @@ class Server:
 
     def start(self) -> Server:
         command = [PYTHON, "-m", "trainplane.cli.main", "serve", "--port", "0"]
-        command += ["--data-dir", str(self.data_dir), *self.extra_args]
+        # The benches run many jobs at once to measure supervision, not placement (on by default;
+        # scheduling.py passes --queue after this, and the last one wins).
+        command += ["--data-dir", str(self.data_dir), "--no-queue", *self.extra_args]
         # Benchmarks keep outputs beside the data dir, and run jobs as the caller (root in CI).
         command += ["--allowed-roots", str(self.data_dir.parent), "--allow-root-jobs"]
         self.process = subprocess.Popen(

@@ -83,10 +83,10 @@ class Settings:
     ray_shared_dir: str = ""  # Ray jobs' run dirs, at the same path on Ray's workers; empty: <data_dir>/runs
     s3_endpoint_url: str = ""  # an S3-compatible store for s3:// locations (credentials: the AWS chain)
     usage_interval_seconds: float = 10.0  # how often each local supervisor samples its job's usage; 0: never
-    queue: bool = False  # local jobs wait for the host's CPUs, memory and GPUs (docs/resources.md)
+    queue: bool = True  # local jobs wait for the host's CPUs, memory and GPUs (docs/resources.md)
     instance_types: str = ""  # JSON or @path: {"local.gpu1": {"vcpus": 4, "memory_gib": 16, "gpus": 1}}
     gpus: str = ""  # GPU ids local jobs share, e.g. "0,1" ("none": no GPUs); empty: NVML's, if any
-    reserve_cpus: float = 0.0  # kept from local jobs for the control plane (with --queue)
+    reserve_cpus: float = 0.0  # kept from local jobs for the control plane (with the queue)
     reserve_memory_mib: int = 1024  # likewise
     queue_reserve_after_seconds: float = 300.0  # a job waiting this long is overtaken no more
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import sagemaker_client, stop_every_job
-from tests.support.server import ServerProcess
+from tests.support.server import SETTINGS_WITH_THE_QUEUE, ServerProcess
 from tests.support.waiting import wait_until
 
 GPU_TYPE = "ml.g4dn.xlarge"  # redefined small: the SageMaker dialect accepts only its enum's names
@@ -21,9 +21,8 @@ TYPES = {GPU_TYPE: {"vcpus": 1, "memory_gib": 0.5, "gpus": 1}}
 
 
 def _start(data_dir: Path) -> ServerProcess:
-    process = ServerProcess(
+    process = ServerProcess(  # no --queue: it is on by default
         data_dir,
-        "--queue",
         "--gpus",
         "0,1",
         "--instance-types",
@@ -32,6 +31,7 @@ def _start(data_dir: Path) -> ServerProcess:
         "0",
         "--stop-grace-seconds",
         "10",
+        settings=SETTINGS_WITH_THE_QUEUE,
     )
     process.start()
     return process

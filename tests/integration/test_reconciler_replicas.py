@@ -37,6 +37,7 @@ def _settings(tmp_path: Path, database_url: str, replica: str) -> Settings:
         reconcile_interval_seconds=1,
         allowed_roots=(tmp_path,),
         replica_id=replica,
+        queue=False,  # six ml.m5.large jobs at once on a 2-core host: placement is test_resources_replicas'
     )
 
 

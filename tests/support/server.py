@@ -14,10 +14,13 @@ from pathlib import Path
 LISTENING = re.compile(r"trainplane listening on (http://\S+)")
 START_TIMEOUT_SECONDS = 30.0
 # Tests write outputs under the temp dir, and run their jobs as the test runner's user (root in CI).
-TEST_SETTINGS = ("--allowed-roots", tempfile.gettempdir(), "--allow-root-jobs")
+SETTINGS_WITH_THE_QUEUE = ("--allowed-roots", tempfile.gettempdir(), "--allow-root-jobs")
+# Most run many ml.m5.large jobs at once on a 2-core machine, which the queue (on by default) would
+# run one at a time: the placement tests start their servers with the default instead.
+TEST_SETTINGS = (*SETTINGS_WITH_THE_QUEUE, "--no-queue")
 
 
-def serve_command(data_dir: Path, *extra_args: str) -> list[str]:
+def serve_command(data_dir: Path, *extra_args: str, settings: tuple[str, ...] = TEST_SETTINGS) -> list[str]:
     """The command line of a test server on port 0 in `data_dir`, with the test settings."""
     return [
         sys.executable,
@@ -28,7 +31,7 @@ def serve_command(data_dir: Path, *extra_args: str) -> list[str]:
         "0",
         "--data-dir",
         str(data_dir),
-        *TEST_SETTINGS,
+        *settings,
         *extra_args,
     ]
 
@@ -36,16 +39,23 @@ def serve_command(data_dir: Path, *extra_args: str) -> list[str]:
 class ServerProcess:
     """`python -m trainplane.cli.main serve` on port 0 in its own data dir."""
 
-    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+        settings: tuple[str, ...] = TEST_SETTINGS,
+    ) -> None:
         self.data_dir = data_dir
         self.extra_args = extra_args
+        self.settings = settings
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self.output: list[str] = []
 
     def start(self) -> str:
-        command = serve_command(self.data_dir, *self.extra_args)
+        command = serve_command(self.data_dir, *self.extra_args, settings=self.settings)
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

@@ -27,6 +27,9 @@ COMPILER_IMAGE = "trainplane/compiler"
 MODEL_CHANNEL = "model"
 PUBLISHED_ARCHIVE = "published_archive"  # artifacts.published.PUBLISHED_ARCHIVE (the payload key)
 DEFAULT_MAX_RUNTIME_SECONDS = 900  # Neo's default for a compilation job: 15 minutes
+# What a compilation holds of the host (its limits, and its place in the queue): SageMaker's request
+# names no instance; compiling is CPU-bound and small, so the smallest compute-optimized type.
+COMPILER_INSTANCE_TYPE = "ml.c7i.large"  # 2 vCPUs, 4 GiB
 DEFAULT_GRACE_SECONDS = 30.0  # a compiler saves nothing on SIGTERM: a short window (the tag overrides it)
 
 STATUS: Mapping[Secondary, str] = {
@@ -82,6 +85,7 @@ def new_compilation_job(body: Body) -> NewJob:
         channels=(Channel(MODEL_CHANNEL, input_config["S3Uri"]),),
         output_uri=output_config["S3OutputLocation"],
         max_runtime_seconds=int(stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS)),
+        instance_type=COMPILER_INSTANCE_TYPE,
         tags=translate.tags_from_wire(body.get("Tags") or ()),
         default_grace_seconds=DEFAULT_GRACE_SECONDS,
         payload={

@@ -128,7 +128,7 @@ def register(subparsers: Any) -> None:
         "queue_reserve_after_seconds",
         "a queued job waiting this long is overtaken by no smaller one",
     )
-    parser.add_argument(
+    parser.add_argument(  # --queue and --no-queue: the last one given wins
         "--queue",
         dest="queue",
         action="store_const",
@@ -136,9 +136,16 @@ def register(subparsers: Any) -> None:
         default=None,
         help=shared_options.env_help(
             "local jobs wait for the host's CPUs, memory and GPUs instead of all starting at once "
-            "(docs/resources.md)",
+            "(the default; docs/resources.md)",
             config.env_name("queue"),
         ),
+    )
+    parser.add_argument(
+        "--no-queue",
+        dest="queue",
+        action="store_const",
+        const=False,
+        help="every local job starts at once, within its own limits: the host may be oversubscribed",
     )
     parser.add_argument(
         "--slurm-sbatch-option",
