@@ -1,4 +1,5 @@
-"""The real `aws` CLI (awscli from PyPI) with --endpoint-url against a real server."""
+"""The real `aws` CLI (awscli 1.x from PyPI, and Debian's 2.x for `logs tail`) with --endpoint-url against a
+real server."""
 
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ from tests.support.server import ServerProcess
 AWS = str(Path(sys.executable).with_name("aws"))
 
 
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_MAX_ATTEMPTS": "1",
+}
+
+
 def aws(
     server: ServerProcess, *args: str, check: bool = True, service: str = "sagemaker"
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_MAX_ATTEMPTS": "1",
-    }
+    env = {**os.environ, **CREDENTIALS}
     result = subprocess.run(
         [AWS, "--endpoint-url", server.url, service, *args],
         capture_output=True,
@@ -103,3 +106,42 @@ def test_aws_logs_reads_the_jobs_lines(server: ServerProcess, job_request: Any) 
     )
     messages = [event["message"] for event in json.loads(read.stdout)["events"]]
     assert messages == ["training started", "step=1 loss=1.0000", "step=2 loss=0.5000", "step=3 loss=0.3333"]
+
+
+AWS_V2 = Path("/usr/bin/aws")  # Debian's awscli 2.x (scripts/install): `logs tail` exists only in v2
+
+
+def test_aws_cli_v2_logs_tail_follows_a_running_job_until_its_stop(
+    server: ServerProcess, job_request: Any
+) -> None:
+    version = subprocess.run([str(AWS_V2), "--version"], capture_output=True, text=True, check=False).stdout
+    assert version.startswith("aws-cli/2."), "scripts/install installs Debian's awscli 2.x at /usr/bin/aws"
+    request = job_request()
+    name = request["TrainingJobName"]
+    aws(server, "create-training-job", "--cli-input-json", json.dumps(request))
+    env = {**os.environ, **CREDENTIALS}
+    command = [str(AWS_V2), "--endpoint-url", server.url, "logs", "tail", "/aws/sagemaker/TrainingJobs"]
+    command += ["--follow", "--format", "short", "--log-stream-name-prefix", f"{name}/"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    ) as tail:
+        try:
+            assert tail.stdout is not None
+            lines = [_message(tail.stdout.readline()) for _ in range(4)]  # it follows the job as it runs
+            assert lines == [
+                "training started",
+                "step=1 loss=1.0000",
+                "step=2 loss=0.5000",
+                "step=3 loss=0.3333",
+            ]
+            aws(server, "stop-training-job", "--training-job-name", name)
+            while (line := _message(tail.stdout.readline())) != "saved model on stop":  # the stop window's
+                assert line.startswith("step="), line
+        finally:
+            tail.kill()
+
+
+def _message(short_line: str) -> str:
+    """`--format short` prints `<timestamp> <message>`."""
+    assert short_line, "aws logs tail ended"
+    return short_line.rstrip("\n").split(" ", 1)[1]

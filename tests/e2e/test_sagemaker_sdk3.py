@@ -97,13 +97,16 @@ def test_moto_model_trainer_trains_with_logs_and_stops(sdk3_server: ServerProces
 
 
 @pytest.mark.timeout(240)
-def test_moto_model_trainer_with_source_code_runs_the_sdks_drivers_in_the_jobs_own_opt_ml(
+def test_moto_model_trainer_with_source_code_trains_with_logs_and_stops_in_the_jobs_own_opt_ml(
     sdk3_server: ServerProcess, moto: MotoS3
 ) -> None:
     prefix = f"sc-{uuid.uuid4().hex[:6]}"
     lines = _run_sdk3("model_trainer_source_code.py", sdk3_server, moto, prefix, CONTAINER_IMAGE)
     seen = json.loads(lines[-1])
-    assert seen["status"] == "Completed"
-    assert seen["saved"] == {"epochs": 3, "stopped": False}  # train.py ran with the hyperparameter
+    assert seen["first_status"] == "Completed"
+    assert seen["first_saved"] == {"epochs": 3, "stopped": False}  # train.py ran with the hyperparameter
+    assert seen["second_status"] == "Stopped"
+    saved = seen["second_saved"]
+    assert saved["stopped"] is True and saved["epochs"] >= 1  # saved by its SIGTERM handler
     # The SDK's driver ran the entry script from the uploaded source dir (settings.json beside it).
     assert any("script mode started, hello from source_dir" in line for line in lines)
