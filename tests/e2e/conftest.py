@@ -12,7 +12,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.support.postgres import PostgresTemplate
+from tests.support.postgres import store_arguments
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
 from trainplane import protocol
@@ -50,13 +50,13 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """A server per test module, on each store: the end-to-end suite runs on SQLite and on PostgreSQL."""
-    store_args: tuple[str, ...] = ()
-    if request.param == "postgresql":
-        template: PostgresTemplate = request.getfixturevalue("postgres_template")
-        database_url = template.clone()
-        request.addfinalizer(lambda: template.drop(database_url))
-        store_args = ("--database-url", database_url)
+    store_args = store_arguments(request)
     process = ServerProcess(tmp_path_factory.mktemp("server"), "--stop-grace-seconds", "30", *store_args)
+    yield from serving(process)
+
+
+def serving(process: ServerProcess) -> Iterator[ServerProcess]:
+    """A module fixture's body: start `process`, yield it, then leave no job of it running and kill it."""
     process.start()
     yield process
     try:

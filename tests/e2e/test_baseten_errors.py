@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.baseten import wire
-from tests.support.postgres import PostgresTemplate
+from tests.support.postgres import store_arguments
 from tests.support.server import ServerProcess
 
 UNKNOWN_JOB = "00000000-0000-0000-0000-000000000000"
@@ -25,12 +25,7 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """On each store: PostgreSQL refuses some text SQLite takes (a NUL), which must not become a 500."""
-    store_args: tuple[str, ...] = ()
-    if request.param == "postgresql":
-        template: PostgresTemplate = request.getfixturevalue("postgres_template")
-        database_url = template.clone()
-        request.addfinalizer(lambda: template.drop(database_url))
-        store_args = ("--database-url", database_url)
+    store_args = store_arguments(request)
     process = wire.server(tmp_path_factory.mktemp("baseten-errors"), *store_args)
     process.start()
     yield process

@@ -15,7 +15,7 @@ from baseten.client import ManagementClient
 from baseten.client import managementapi as api
 
 from tests.baseten import wire
-from tests.support.postgres import PostgresTemplate
+from tests.support.postgres import store_arguments
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
 
@@ -25,12 +25,7 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """A server per store: projects and search run on SQLite and on PostgreSQL."""
-    store_args: tuple[str, ...] = ()
-    if request.param == "postgresql":
-        template: PostgresTemplate = request.getfixturevalue("postgres_template")
-        database_url = template.clone()
-        request.addfinalizer(lambda: template.drop(database_url))
-        store_args = ("--database-url", database_url)
+    store_args = store_arguments(request)
     process = wire.server(
         tmp_path_factory.mktemp("baseten-sdk"), "--usage-interval-seconds", "0.2", *store_args
     )

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.e2e.conftest import sagemaker_client, stop_every_job
+from tests.e2e.conftest import sagemaker_client, serving
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
 
@@ -18,12 +18,7 @@ from tests.support.waiting import wait_until
 @pytest.fixture
 def pg_server(postgres_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
     process = ServerProcess(tmp_path / "data", "--stop-grace-seconds", "30", "--database-url", postgres_url)
-    process.start()
-    yield process
-    try:
-        stop_every_job(sagemaker_client(process.url))
-    finally:
-        process.kill()
+    yield from serving(process)
 
 
 def _status(sm: Any, name: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import sagemaker_client, stop_every_job, wait_for_first_loss
+from tests.e2e.conftest import sagemaker_client, serving, wait_for_first_loss
 from tests.support import local_jobs, ray_cluster
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
@@ -24,12 +24,7 @@ def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
     process = ServerProcess(
         tmp_path_factory.mktemp("ray-server"), "--ray-address", ray_cluster.address(), "--log-level", "info"
     )
-    process.start()
-    yield process
-    try:
-        stop_every_job(sagemaker_client(process.url))
-    finally:
-        process.kill()
+    yield from serving(process)
 
 
 def _run_dir_of(server: ServerProcess, name: str) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import JOBS_DIR, ROLE_ARN, sagemaker_client, stop_every_job
+from tests.e2e.conftest import JOBS_DIR, ROLE_ARN, sagemaker_client, serving
 from tests.support.s3_moto import CREDENTIALS, MotoS3
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
@@ -40,12 +40,7 @@ def s3_server(moto: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     process = ServerProcess(
         tmp_path_factory.mktemp("s3-server"), "--s3-endpoint-url", moto.url, env=environment
     )
-    process.start()
-    yield process
-    try:
-        stop_every_job(sagemaker_client(process.url))
-    finally:
-        process.kill()
+    yield from serving(process)
 
 
 def create(sm: Any, name: str, prefix: str, **environment: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import JOBS_DIR, sagemaker_client, stop_every_job
+from tests.e2e.conftest import JOBS_DIR, serving
 from tests.support.s3_moto import CREDENTIALS, MotoS3
 from tests.support.server import ServerProcess
 
@@ -49,12 +49,7 @@ def sdk3_server(moto: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> Itera
         json.dumps(images),
         env=dict(CREDENTIALS),
     )
-    process.start()
-    yield process
-    try:
-        stop_every_job(sagemaker_client(process.url))
-    finally:
-        process.kill()
+    yield from serving(process)
 
 
 def _run_sdk3(script: str, server: ServerProcess, moto: MotoS3, prefix: str, image: str = IMAGE) -> list[str]:

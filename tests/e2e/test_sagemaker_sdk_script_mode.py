@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import sagemaker_client, stop_every_job
+from tests.e2e.conftest import serving
 from tests.support.s3_moto import CREDENTIALS, MotoS3
 from tests.support.server import ServerProcess
 
@@ -56,12 +56,7 @@ def script_server(moto: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> Ite
         json.dumps(images(moto.url)),
         env=dict(CREDENTIALS),
     )
-    process.start()
-    yield process
-    try:
-        stop_every_job(sagemaker_client(process.url))
-    finally:
-        process.kill()
+    yield from serving(process)
 
 
 @pytest.mark.timeout(300)

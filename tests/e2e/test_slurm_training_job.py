@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import sagemaker_client, stop_every_job
+from tests.e2e.conftest import sagemaker_client, serving
 from tests.support import local_jobs, slurm
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_until
@@ -24,12 +24,7 @@ def slurm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
     process = ServerProcess(
         tmp_path_factory.mktemp("slurm-server"), "--stop-grace-seconds", "30", "--slurm-partition", "debug"
     )
-    process.start()
-    yield process
-    try:
-        stop_every_job(sagemaker_client(process.url))
-    finally:
-        process.kill()
+    yield from serving(process)
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +37,7 @@ def multi_node_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         "--slurm-partition",
         partition,
     )
-    process.start()
-    yield process
-    try:
-        stop_every_job(sagemaker_client(process.url))
-    finally:
-        process.kill()
+    yield from serving(process)
 
 
 def _status(sm: Any, name: str) -> str | None:

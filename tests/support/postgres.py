@@ -110,3 +110,14 @@ def postgres_url(postgres_template: PostgresTemplate) -> Iterator[str]:
     url = postgres_template.clone()
     yield url
     postgres_template.drop(url)
+
+
+def store_arguments(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """A server's store options for a fixture parametrized ["sqlite", "postgresql"]: none for SQLite, a
+    fresh migrated PostgreSQL database (dropped when the fixture ends) for the other."""
+    if request.param == "sqlite":
+        return ()
+    template: PostgresTemplate = request.getfixturevalue("postgres_template")
+    database_url = template.clone()
+    request.addfinalizer(lambda: template.drop(database_url))
+    return ("--database-url", database_url)

@@ -128,19 +128,14 @@ def register(subparsers: Any) -> None:
         "queue_reserve_after_seconds",
         "a queued job waiting this long is overtaken by no smaller one",
     )
-    parser.add_argument(  # --queue and --no-queue: the last one given wins
+    _flag(
+        parser,
         "--queue",
-        dest="queue",
-        action="store_const",
-        const=True,
-        default=None,
-        help=shared_options.env_help(
-            "local jobs wait for the host's CPUs, memory and GPUs instead of all starting at once "
-            "(the default; docs/resources.md)",
-            config.env_name("queue"),
-        ),
+        "queue",
+        "local jobs wait for the host's CPUs, memory and GPUs instead of all starting at once "
+        "(the default; docs/resources.md)",
     )
-    parser.add_argument(
+    parser.add_argument(  # --queue and --no-queue: the last one given wins
         "--no-queue",
         dest="queue",
         action="store_const",
@@ -157,28 +152,18 @@ def register(subparsers: Any) -> None:
             config.env_name("slurm_sbatch_options"),
         ),
     )
-    parser.add_argument(
+    _flag(
+        parser,
         "--allow-root-jobs",
-        dest="allow_root_jobs",
-        action="store_const",
-        const=True,
-        default=None,
-        help=shared_options.env_help(
-            "let jobs run as root (a root server without --run-as-user refuses to start otherwise)",
-            config.env_name("allow_root_jobs"),
-        ),
+        "allow_root_jobs",
+        "let jobs run as root (a root server without --run-as-user refuses to start otherwise)",
     )
-    parser.add_argument(
+    _flag(
+        parser,
         "--insecure-any-credentials",
-        dest="insecure_any_credentials",
-        action="store_const",
-        const=True,
-        default=None,
-        help=shared_options.env_help(
-            "without a credentials file, accept any credentials as one tenant even on a non-loopback "
-            "--host (an emulator for trusted networks only)",
-            config.env_name("insecure_any_credentials"),
-        ),
+        "insecure_any_credentials",
+        "without a credentials file, accept any credentials as one tenant even on a non-loopback "
+        "--host (an emulator for trusted networks only)",
     )
     parser.set_defaults(handler=run)
 
@@ -194,6 +179,18 @@ def _option(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -
         help=shared_options.env_help(
             text, config.env_name(field), default if default not in ("", ()) else None
         ),
+    )
+
+
+def _flag(parser: argparse.ArgumentParser, flag: str, field: str, text: str) -> None:
+    # Default None, as for _option: an absent flag leaves the env var (or the Settings default) in charge.
+    parser.add_argument(
+        flag,
+        dest=field,
+        action="store_const",
+        const=True,
+        default=None,
+        help=shared_options.env_help(text, config.env_name(field)),
     )
 
 
