@@ -111,7 +111,8 @@ def check_create(spec: JobSpec, tags: Mapping[str, str], settings: ResourceSetti
             fields.INSTANCE_TYPE,
             f"instance type {spec.instance_type!r} can never run on this host: it needs "
             f"{demand.describe_lack(whole, host)}. Choose a smaller type or define one "
-            "(--instance-types / TRAINPLANE_INSTANCE_TYPES)",
+            "(--instance-types / TRAINPLANE_INSTANCE_TYPES), or have the server run jobs without "
+            "placing them (--no-queue)",
         )
 
 
