@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import job_log, sagemaker_client
 from tests.support.server import ServerProcess
 
 AWS = str(Path(sys.executable).with_name("aws"))
@@ -125,17 +129,29 @@ def test_aws_cli_v2_logs_tail_follows_a_running_job_until_its_stop(
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     ) as tail:
+        assert tail.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(
+            target=lambda: [lines.put(_message(line)) for line in tail.stdout or ()], daemon=True
+        ).start()
         try:
-            assert tail.stdout is not None
-            lines = [_message(tail.stdout.readline()) for _ in range(4)]  # it follows the job as it runs
-            assert lines == [
+            first = [lines.get(timeout=30) for _ in range(4)]
+            assert first == [
                 "training started",
                 "step=1 loss=1.0000",
                 "step=2 loss=0.5000",
                 "step=3 loss=0.3333",
             ]
+            # A step the job printed after tail's first poll: it comes from a later poll, while the job
+            # still runs (tail asks from its last event on; not only once the job's status changes).
+            later = job_log(sagemaker_client(server.url), name).count("step=") + 1
+            deadline = time.monotonic() + 30
+            while not (line := lines.get(timeout=max(0.1, deadline - time.monotonic()))).startswith(
+                f"step={later} "
+            ):
+                assert line.startswith("step="), line
             aws(server, "stop-training-job", "--training-job-name", name)
-            while (line := _message(tail.stdout.readline())) != "saved model on stop":  # the stop window's
+            while (line := lines.get(timeout=30)) != "saved model on stop":  # the stop window's line
                 assert line.startswith("step="), line
         finally:
             tail.kill()
@@ -143,5 +159,4 @@ def test_aws_cli_v2_logs_tail_follows_a_running_job_until_its_stop(
 
 def _message(short_line: str) -> str:
     """`--format short` prints `<timestamp> <message>`."""
-    assert short_line, "aws logs tail ended"
     return short_line.rstrip("\n").split(" ", 1)[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 from trainplane.api.cloudwatch_logs import streams
 from trainplane.domain import errors
 from trainplane.domain.job import Job
-from trainplane.domain.status import JobKind
+from trainplane.domain.status import JobKind, Primary
 from trainplane.service.jobs import JobService
 from trainplane.service.ports import ListQuery, SortBy
 
@@ -227,13 +228,26 @@ def _filter_streams(
     start_ms = body.get("startTime")
     query = ListQuery(
         name_contains=prefix.partition("/")[0] or None,
-        # A job last changed before startTime wrote nothing after it.
-        modified_after=None if start_ms is None else datetime.fromtimestamp(start_ms / 1000, UTC),
         sort_by=SortBy.CREATION_TIME,
         ascending=False,
         limit=FILTER_STREAMS,
     )
-    jobs = service.list(tenant, kind, query).jobs
+    if start_ms is None:
+        jobs = list(service.list(tenant, kind, query).jobs)
+    else:
+        # Only a job that ended before startTime wrote nothing after it: a running one writes without
+        # changing its record (`aws logs tail --follow` asks from its last event, over and over).
+        after = datetime.fromtimestamp(start_ms / 1000, UTC)
+        found = {
+            job.id: job
+            for narrowed in (
+                dataclasses.replace(query, modified_after=after),
+                dataclasses.replace(query, status=Primary.IN_PROGRESS),
+                dataclasses.replace(query, status=Primary.STOPPING),
+            )
+            for job in service.list(tenant, kind, narrowed).jobs
+        }
+        jobs = sorted(found.values(), key=lambda job: job.created_at, reverse=True)[:FILTER_STREAMS]
     return [stream for stream in _streams_of(jobs) if stream.name.startswith(prefix)]
 
 
