@@ -95,7 +95,11 @@ def test_a_nul_no_process_can_carry_is_refused_at_create(
     ("count", "expected"),
     [
         (0, "resourceConfig.instanceCount: instance count 0 must be at least 1"),
-        (2, "resourceConfig.instanceCount: instance count 2: executor 'local' runs a job on one host"),
+        (
+            2,
+            "resourceConfig.instanceCount: instance count 2 needs an executor that runs a job on "
+            "several hosts",
+        ),
     ],
 )
 def test_an_instance_count_this_server_cannot_run_is_refused_naming_the_field(

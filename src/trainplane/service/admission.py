@@ -151,15 +151,16 @@ def _check_instance_count(count: int, executor: str, settings: AdmissionSettings
         raise errors.Invalid(fields.INSTANCE_COUNT, f"instance count {count} must be at least 1")
     if count > 1 and executor not in settings.executors_spanning_hosts:
         spanning = sorted(settings.executors_spanning_hosts)
-        where = (
-            f"choose one with tag {EXECUTOR_TAG} ({', '.join(spanning)})"
+        how = (
+            f"tag the job {EXECUTOR_TAG}={spanning[0]}"
             if spanning
-            else "this server runs none (configure Slurm: docs/slurm.md)"
+            else "this server runs no such executor (its operator can configure Slurm: "
+            "trainplane's docs/slurm.md)"
         )
         raise errors.Invalid(
             fields.INSTANCE_COUNT,
-            f"instance count {count}: executor {executor!r} runs a job on one host; several hosts need an "
-            f"executor that spans hosts: {where}",
+            f"instance count {count} needs an executor that runs a job on several hosts, and {executor!r} "
+            f"runs it on one. Give 1, or {how}.",
         )
 
 

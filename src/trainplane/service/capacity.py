@@ -100,8 +100,8 @@ def check_create(spec: JobSpec, tags: Mapping[str, str], settings: ResourceSetti
     if demand is None:
         raise errors.Invalid(
             fields.INSTANCE_TYPE,
-            f"instance type {spec.instance_type!r} has no known CPUs and memory; define it in the server's "
-            "--instance-types (TRAINPLANE_INSTANCE_TYPES), e.g. "
+            f"instance type {spec.instance_type!r} has no known CPUs and memory; the server's operator can "
+            "define it with its real figures in --instance-types (TRAINPLANE_INSTANCE_TYPES), e.g. "
             f'{{"{spec.instance_type}": {{"vcpus": 2, "memory_gib": 4, "gpus": 0}}}}',
         )
     host = settings.host
@@ -110,10 +110,15 @@ def check_create(spec: JobSpec, tags: Mapping[str, str], settings: ResourceSetti
         raise errors.Invalid(
             fields.INSTANCE_TYPE,
             f"instance type {spec.instance_type!r} can never run on this host: it needs "
-            f"{demand.describe_lack(whole, host)}. Choose a smaller type or define one "
-            "(--instance-types / TRAINPLANE_INSTANCE_TYPES), or have the server run jobs without "
-            "placing them (--no-queue)",
+            f"{_amounts(demand.cpus, demand.memory_mib, demand.gpus)}, and the host has "
+            f"{_amounts(host.cpus, host.memory_mib, len(host.gpu_ids))} for jobs. Choose a smaller type, "
+            "or the server's operator can define one that fits (--instance-types) or run jobs without "
+            "placing them (--no-queue).",
         )
+
+
+def _amounts(cpus: float, memory_mib: int, gpus: int) -> str:
+    return f"{cpus:g} CPUs, {memory_mib} MiB of memory and {gpus} GPUs"
 
 
 def parse_priority(value: str | None) -> int:

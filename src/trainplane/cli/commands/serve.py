@@ -140,7 +140,8 @@ def register(subparsers: Any) -> None:
         dest="queue",
         action="store_const",
         const=False,
-        help="every local job starts at once, within its own limits: the host may be oversubscribed",
+        help="every local job starts at once, within its own limits: the host may be oversubscribed "
+        "[env TRAINPLANE_QUEUE=false]",
     )
     parser.add_argument(
         "--slurm-sbatch-option",
