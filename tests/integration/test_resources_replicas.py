@@ -45,6 +45,8 @@ def planes(tmp_path: Path, postgres_url: str) -> Iterator[list[ControlPlane]]:
         for replica in ("replica-a", "replica-b")
     ]
     yield built
+    for replica in ("replica-a", "replica-b"):  # a failed test must not leave its jobs running
+        local_jobs.kill_leftovers(tmp_path / replica / "runs")
     for plane in built:
         plane.close()
     for replica in ("replica-a", "replica-b"):
