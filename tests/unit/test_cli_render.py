@@ -72,6 +72,35 @@ def test_describe_view_of_a_fresh_job_without_optional_fields_renders() -> None:
     assert "Failure reason" not in text
 
 
+def test_describe_view_of_a_stopped_job_shows_how_it_was_stopped() -> None:
+    body = copy.deepcopy(FAILED_BODY)
+    del body["FailureReason"]
+    body.update(TrainingJobStatus="Stopped", SecondaryStatus="Stopped")
+    body["TrainplaneDetails"] = {
+        "StopReason": "user",
+        "StopRequestedTime": 1704110450.0,
+        "KillDeadline": 1704110570.0,
+        "StopGraceSeconds": 120.0,
+        "ModelPackaged": True,
+        "ModelFromStop": True,
+        "CompleteCheckpoint": True,
+        "Signals": {"SigtermTime": 1704110450.1, "SigtermProcesses": 2, "Survivors": []},
+    }
+    text = _recorded(render.training_job_view(TrainingJob.from_wire(body)))
+    for expected in (
+        "Stop reason          user",
+        "Stop requested       2024-01-01 12:00:50Z",
+        "Grace window         2m00s",
+        "Kill deadline        2024-01-01 12:02:50Z",
+        "SIGTERM              2 processes at 2024-01-01 12:00:50Z",
+        "Model from the stop  yes",
+        "Complete checkpoint  yes",
+    ):
+        assert expected in text, text
+    assert "SIGKILL" not in text and "Survivors" not in text  # it saved and exited in its window
+    assert "Stop reason" not in _recorded(render.training_job_view(TrainingJob.from_wire(FAILED_BODY)))
+
+
 def test_list_table_shows_name_status_secondary_created_ended() -> None:
     summary = TrainingJobSummary.from_wire(
         {

@@ -62,6 +62,9 @@ def transition_line(transition: StatusTransition) -> Text:
 def training_job_view(job: TrainingJob) -> RenderableType:
     """A DescribeTrainingJob answer for people: summary, transitions, metrics."""
     parts: list[RenderableType] = [_summary_table(job)]
+    stop = _stop_table(job.raw.get("TrainplaneDetails") or {})
+    if stop is not None:
+        parts.append(stop)
     if job.transitions:
         parts.append(_transitions_table(job))
     if job.final_metrics:
@@ -91,6 +94,35 @@ def _summary_table(job: TrainingJob) -> Table:
     if job.failure_reason:
         rows["Failure reason"] = Text(job.failure_reason, style="red")
     return key_value_table(rows)
+
+
+def _stop_table(details: Mapping[str, Any]) -> Table | None:
+    """How the job was stopped, from trainplane's TrainplaneDetails (None when nobody stopped it)."""
+    if not details.get("StopReason"):
+        return None
+    signals = details.get("Signals") or {}
+    rows: dict[str, RenderableType] = {
+        "Stop reason": str(details["StopReason"]),
+        "Stop requested": _at(details.get("StopRequestedTime")),
+        "Grace window": format_duration(float(details.get("StopGraceSeconds") or 0)),
+        "Kill deadline": _at(details.get("KillDeadline")),
+    }
+    if "SigtermProcesses" in signals:
+        rows["SIGTERM"] = f"{signals['SigtermProcesses']} processes at {_at(signals.get('SigtermTime'))}"
+    if signals.get("SigkillTime") is not None:
+        rows["SIGKILL"] = f"{signals.get('SigkillProcesses', 0)} processes at {_at(signals['SigkillTime'])}"
+    if signals.get("Survivors"):
+        rows["Survivors"] = Text(", ".join(str(pid) for pid in signals["Survivors"]), style="red")
+    rows["Model from the stop"] = "yes" if details.get("ModelFromStop") else "no"
+    if details.get("CompleteCheckpoint") is not None:
+        rows["Complete checkpoint"] = "yes" if details["CompleteCheckpoint"] else "no"
+    table = key_value_table(rows)
+    table.title, table.title_justify = "Stop", "left"
+    return table
+
+
+def _at(epoch: Any) -> str:
+    return format_instant(None if epoch is None else datetime.fromtimestamp(float(epoch), UTC))
 
 
 def _transitions_table(job: TrainingJob) -> Table:
