@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trainplane.api.cloudwatch_logs import streams
-from trainplane.domain import errors
+from trainplane.domain import errors, transitions
 from trainplane.domain.job import Job
-from trainplane.domain.status import JobKind, Primary
+from trainplane.domain.status import JobKind
 from trainplane.service.jobs import JobService
 from trainplane.service.ports import ListQuery, SortBy
 
@@ -242,8 +242,7 @@ def _filter_streams(
             job.id: job
             for narrowed in (
                 dataclasses.replace(query, modified_after=after),
-                dataclasses.replace(query, status=Primary.IN_PROGRESS),
-                dataclasses.replace(query, status=Primary.STOPPING),
+                dataclasses.replace(query, statuses=transitions.ACTIVE),
             )
             for job in service.list(tenant, kind, narrowed).jobs
         }

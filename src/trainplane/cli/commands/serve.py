@@ -141,7 +141,7 @@ def register(subparsers: Any) -> None:
         action="store_const",
         const=False,
         help="every local job starts at once, within its own limits: the host may be oversubscribed "
-        "[env TRAINPLANE_QUEUE=false]",
+        f"[env {config.env_name('queue')}=false]",
     )
     parser.add_argument(
         "--slurm-sbatch-option",
