@@ -23,12 +23,7 @@ from trainplane.service.ports import Phase
 
 @pytest.fixture
 def executor(tmp_path: Path) -> Iterator[LocalExecutor]:
-    executor = LocalExecutor(tmp_path / "runs", notify_socket_path=tmp_path / "notify.sock")
-    yield executor
-    # Kill first, close after: the open fork server is the subreaper that reaps what is killed at once.
-    # Closed first, the orphans go to PID 1, which may take over 10 s to reap a zombie holding the cgroup.
-    local_jobs.kill_leftovers(tmp_path / "runs")
-    executor.close()
+    yield from local_jobs.local_executor(tmp_path)
 
 
 def test_exit_zero_completes_with_a_packaged_model(executor: LocalExecutor, tmp_path: Path) -> None:

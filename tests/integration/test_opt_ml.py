@@ -28,10 +28,7 @@ sleep 0.2
 
 @pytest.fixture
 def executor(tmp_path: Path) -> Iterator[LocalExecutor]:
-    executor = LocalExecutor(tmp_path / "runs", notify_socket_path=tmp_path / "notify.sock")
-    yield executor
-    local_jobs.kill_leftovers(tmp_path / "runs")
-    executor.close()
+    yield from local_jobs.local_executor(tmp_path)
 
 
 def test_two_jobs_at_once_each_see_their_own_opt_ml_and_the_host_sees_neither(

@@ -42,10 +42,7 @@ WAIT_FOR_TERM = "trap 'exit 0' TERM; while true; do sleep 0.05; done"
 
 @pytest.fixture
 def executor(tmp_path: Path) -> Iterator[LocalExecutor]:
-    executor = LocalExecutor(tmp_path / "runs", notify_socket_path=tmp_path / "notify.sock")
-    yield executor
-    local_jobs.kill_leftovers(tmp_path / "runs")
-    executor.close()
+    yield from local_jobs.local_executor(tmp_path)
 
 
 def _cgroups(handle: object) -> limits.JobLimits:

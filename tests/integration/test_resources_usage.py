@@ -29,12 +29,7 @@ HOG = (
 
 @pytest.fixture
 def executor(tmp_path: Path) -> Iterator[LocalExecutor]:
-    executor = LocalExecutor(
-        tmp_path / "runs", notify_socket_path=tmp_path / "notify.sock", usage_interval_seconds=0.2
-    )
-    yield executor
-    local_jobs.kill_leftovers(tmp_path / "runs")
-    executor.close()
+    yield from local_jobs.local_executor(tmp_path, usage_interval_seconds=0.2)
 
 
 def test_running_job_is_sampled_periodically_and_once_more_at_its_end(

@@ -14,8 +14,7 @@ from pathlib import Path
 import boto3
 import sagemaker
 from sagemaker.estimator import Estimator
-
-ROLE_ARN = "arn:aws:iam::123456789012:role/trainplane-test"
+from sdk_common import ROLE_ARN
 
 
 def main(endpoint_url: str, job_name: str, output_path: str, job_script: str, marker_dir: str) -> None:

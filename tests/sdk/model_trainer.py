@@ -12,8 +12,7 @@ import time
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.train import ModelTrainer
 from sagemaker.train.configs import Compute, OutputDataConfig, StoppingCondition
-
-ROLE_ARN = "arn:aws:iam::123456789012:role/trainplane-test"
+from sdk_common import ROLE_ARN, wait_for_training
 
 
 def trainer(image: str, output: str, prefix: str, steps: str) -> ModelTrainer:
@@ -41,10 +40,7 @@ def main(image: str, output: str, prefix: str) -> None:
     second.train(wait=False)
     job = second._latest_training_job
     deadline = time.monotonic() + 60
-    while "Training" not in [t.status for t in (job.secondary_status_transitions or [])]:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-        job.refresh()
+    wait_for_training(job, deadline)
     job.stop()
     job.wait(logs=False)
     job.refresh()

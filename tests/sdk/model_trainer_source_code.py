@@ -6,11 +6,9 @@ Runs in .venv-sdk3; argv: IMAGE OUTPUT_S3_URI JOB_PREFIX."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -18,19 +16,9 @@ import boto3
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.train import ModelTrainer
 from sagemaker.train.configs import Compute, OutputDataConfig, SourceCode, StoppingCondition
+from sdk_common import ROLE_ARN, model_json, wait_for_training
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/trainplane-test"
 SOURCE = Path(__file__).with_name("source")
-
-
-def model_json(uri: str) -> dict[str, object]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-        member = archive.extractfile("model.json")
-        assert member is not None
-        loaded: dict[str, object] = json.loads(member.read())
-        return loaded
 
 
 def job_lines(job_name: str) -> list[str]:
@@ -72,10 +60,7 @@ def main(image: str, output: str, prefix: str) -> None:
     second.train(wait=False)
     job = second._latest_training_job
     deadline = time.monotonic() + 60
-    while "Training" not in [t.status for t in (job.secondary_status_transitions or [])]:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-        job.refresh()
+    wait_for_training(job, deadline)
     # Stop once the entry script has trained an epoch (before it, the SDK's drivers are still starting).
     while not any("epoch=" in line for line in job_lines(job.training_job_name)):
         assert time.monotonic() < deadline

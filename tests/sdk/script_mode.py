@@ -8,30 +8,17 @@ SIGTERM is in `model_data`. Prints one JSON object last. Runs in .venv-sdk; argv
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-import tarfile
 import time
 from pathlib import Path
 
-import boto3
 import sagemaker
 from sagemaker.estimator import Estimator
 from sagemaker.sklearn import SKLearn
+from sdk_common import ROLE_ARN, model_json
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/trainplane-test"
 SOURCE = Path(__file__).with_name("source")
-
-
-def model_json(uri: str) -> dict[str, object]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-        member = archive.extractfile("model.json")
-        assert member is not None
-        loaded: dict[str, object] = json.loads(member.read())
-        return loaded
 
 
 def estimator(session: sagemaker.Session, bucket: str, **hyperparameters: int) -> SKLearn:

@@ -7,6 +7,7 @@ import json
 import os
 import tarfile
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from tests.support.waiting import WaitTimeout, wait_until
 from trainplane.domain.job import ExecutorHandle, Job, JobSpec, StopIntent, new_job
 from trainplane.domain.status import JobKind, StopReason
+from trainplane.executors.local.launcher import LocalExecutor
 from trainplane.service.ports import Executor, Observation, Phase
 
 DONE_PHASES = (Phase.FINISHED, Phase.LOST)
@@ -43,6 +45,19 @@ def make_job(tmp_path: Path, script: str, **spec_fields: Any) -> Job:
         dialect="native",
         at=datetime.now(UTC),
     )
+
+
+def local_executor(tmp_path: Path, **options: Any) -> Iterator[LocalExecutor]:
+    """A fixture's body: a LocalExecutor in `tmp_path/runs` (hints to `tmp_path/notify.sock`); afterwards
+    kill what a failed test left, then close.
+
+    Kill first, close after: the open fork server is the subreaper that reaps what is killed at once.
+    Closed first, the orphans go to PID 1, which may take over 10 s to reap a zombie holding the cgroup.
+    """
+    executor = LocalExecutor(tmp_path / "runs", notify_socket_path=tmp_path / "notify.sock", **options)
+    yield executor
+    kill_leftovers(tmp_path / "runs")
+    executor.close()
 
 
 def marker_of(job: Job) -> str:
