@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import local_jobs
+from tests.support import local_jobs, replicas
 from tests.support.waiting import wait_until
 from trainplane.artifacts.local import LocalArtifacts
 from trainplane.config import Settings
@@ -44,28 +43,7 @@ def _settings(tmp_path: Path, database_url: str, replica: str) -> Settings:
 @pytest.fixture
 def planes(tmp_path: Path, postgres_url: str) -> Iterator[list[ControlPlane]]:
     """Two replicas, built but not started."""
-    built = [build(_settings(tmp_path, postgres_url, replica)) for replica in ("replica-a", "replica-b")]
-    yield built
-    for replica in ("replica-a", "replica-b"):  # a failed test must not leave its jobs running
-        local_jobs.kill_leftovers(tmp_path / replica / "runs")
-    for plane in built:
-        plane.close()
-
-
-def _start_together(planes: list[ControlPlane]) -> None:
-    """Both replicas recover (sweep every active job) at the same instant, then run."""
-    barrier = threading.Barrier(len(planes))
-
-    def start(plane: ControlPlane) -> None:
-        barrier.wait()
-        plane.reconciler.recover()
-        plane.reconciler.start()
-
-    threads = [threading.Thread(target=start, args=(plane,)) for plane in planes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    yield from replicas.planes(tmp_path, lambda replica: _settings(tmp_path, postgres_url, replica))
 
 
 def _counting_job(tmp_path: Path, name: str) -> NewJob:
@@ -110,7 +88,7 @@ def test_each_job_is_launched_once_and_stopped_once_whichever_replica_is_asked(
     names = [f"job-{index}" for index in range(JOB_COUNT)]
     for index, name in enumerate(names):
         planes[index % 2].service.create(TENANT, _counting_job(tmp_path, name))
-    _start_together(planes)  # both see every job unlaunched: only the claim keeps one from launching
+    replicas.start_together(planes)  # both see every job unlaunched: only the claim keeps one from launching
     for name in names:
         wait_until(lambda name=name: _starts(tmp_path, name) >= 1, TIMEOUT_SECONDS, message=f"{name} started")
     owners = {name: _owner(planes[0], name) for name in names}

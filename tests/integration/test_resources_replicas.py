@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import local_jobs
+from tests.support import replicas
 from tests.support.waiting import wait_until
 from trainplane.config import Settings
 from trainplane.domain.status import JobKind, Secondary
-from trainplane.server import ControlPlane, build
+from trainplane.server import ControlPlane
 from trainplane.service.jobs import NewJob
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
@@ -28,29 +27,20 @@ JOB_COUNT = 4
 
 @pytest.fixture
 def planes(tmp_path: Path, postgres_url: str) -> Iterator[list[ControlPlane]]:
-    built = [
-        build(
-            Settings(
-                data_dir=tmp_path / replica,
-                database_url=postgres_url,
-                stop_grace_seconds=10,
-                reconcile_interval_seconds=1,
-                allowed_roots=(tmp_path,),
-                replica_id=replica,
-                queue=True,
-                instance_types=TYPES,
-                reserve_memory_mib=0,
-            )
-        )
-        for replica in ("replica-a", "replica-b")
-    ]
-    yield built
-    for replica in ("replica-a", "replica-b"):  # a failed test must not leave its jobs running
-        local_jobs.kill_leftovers(tmp_path / replica / "runs")
-    for plane in built:
-        plane.close()
-    for replica in ("replica-a", "replica-b"):
-        local_jobs.kill_leftovers(tmp_path / replica / "runs")
+    yield from replicas.planes(
+        tmp_path,
+        lambda replica: Settings(
+            data_dir=tmp_path / replica,
+            database_url=postgres_url,
+            stop_grace_seconds=10,
+            reconcile_interval_seconds=1,
+            allowed_roots=(tmp_path,),
+            replica_id=replica,
+            queue=True,
+            instance_types=TYPES,
+            reserve_memory_mib=0,
+        ),
+    )
 
 
 def _starts(tmp_path: Path, name: str) -> int:
@@ -75,18 +65,7 @@ def test_queued_jobs_are_launched_exactly_once_across_replicas(
                 environment={"TEST_MARKER_DIR": str(tmp_path / "markers" / name), "LINGER_SECONDS": "0"},
             ),
         )
-    barrier = threading.Barrier(len(planes))
-
-    def start(plane: ControlPlane) -> None:
-        barrier.wait()
-        plane.reconciler.recover()
-        plane.reconciler.start()
-
-    threads = [threading.Thread(target=start, args=(plane,)) for plane in planes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    replicas.start_together(planes)
 
     service = planes[0].service
     finished: set[str] = set()
