@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +132,7 @@ def test_aws_cli_v2_logs_tail_follows_a_running_job_until_its_stop(
     ) as tail:
         assert tail.stdout is not None
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(
-            target=lambda: [lines.put(_message(line)) for line in tail.stdout or ()], daemon=True
-        ).start()
+        threading.Thread(target=_pump, args=(tail.stdout, lines), daemon=True).start()
         try:
             first = [lines.get(timeout=30) for _ in range(4)]
             assert first == [
@@ -145,16 +144,25 @@ def test_aws_cli_v2_logs_tail_follows_a_running_job_until_its_stop(
             # A step the job printed after tail's first poll: it comes from a later poll, while the job
             # still runs (tail asks from its last event on; not only once the job's status changes).
             later = job_log(sagemaker_client(server.url), name).count("step=") + 1
-            deadline = time.monotonic() + 30
-            while not (line := lines.get(timeout=max(0.1, deadline - time.monotonic()))).startswith(
-                f"step={later} "
-            ):
-                assert line.startswith("step="), line
+            _steps_until(lines, lambda line: line.startswith(f"step={later} "))
             aws(server, "stop-training-job", "--training-job-name", name)
-            while (line := lines.get(timeout=30)) != "saved model on stop":  # the stop window's line
-                assert line.startswith("step="), line
+            _steps_until(lines, lambda line: line == "saved model on stop")  # the stop window's line
         finally:
             tail.kill()
+
+
+def _pump(stream: Iterable[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(_message(line))
+
+
+def _steps_until(
+    lines: queue.Queue[str], is_wanted: Callable[[str], bool], timeout_seconds: float = 30
+) -> None:
+    """Take tail's lines until a wanted one, within the timeout; every line before it is a step."""
+    deadline = time.monotonic() + timeout_seconds
+    while not is_wanted(line := lines.get(timeout=max(0.1, deadline - time.monotonic()))):
+        assert line.startswith("step="), line
 
 
 def _message(short_line: str) -> str:
