@@ -151,6 +151,13 @@ def test_filter_finds_a_term_across_the_group(logs: Any, finished_job: tuple[str
     ]
 
 
+@pytest.mark.parametrize("start_ms", [10**17, 2**63 - 1])
+def test_a_start_time_past_any_date_finds_nothing_rather_than_failing(
+    logs: Any, finished_job: tuple[str, float, float], start_ms: int
+) -> None:
+    assert logs.filter_log_events(logGroupName=GROUP, startTime=start_ms)["events"] == []
+
+
 def test_filter_pages_of_a_limit_cover_the_stream_once(
     logs: Any, finished_job: tuple[str, float, float]
 ) -> None:

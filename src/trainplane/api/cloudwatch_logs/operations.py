@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trainplane.api.cloudwatch_logs import streams
+from trainplane.api.sagemaker import constraints
 from trainplane.domain import errors, transitions
 from trainplane.domain.job import Job
 from trainplane.domain.status import JobKind
@@ -237,15 +238,11 @@ def _filter_streams(
     else:
         # Only a job that ended before startTime wrote nothing after it: a running one writes without
         # changing its record (`aws logs tail --follow` asks from its last event, over and over).
-        after = datetime.fromtimestamp(start_ms / 1000, UTC)
-        found = {
-            job.id: job
-            for narrowed in (
-                dataclasses.replace(query, modified_after=after),
-                dataclasses.replace(query, statuses=transitions.ACTIVE),
-            )
-            for job in service.list(tenant, kind, narrowed).jobs
-        }
+        after = constraints.timestamp_from_wire(start_ms / 1000)  # None: past any date (nothing ended then)
+        queries = [dataclasses.replace(query, statuses=transitions.ACTIVE)]
+        if after is not None:
+            queries.append(dataclasses.replace(query, modified_after=after))
+        found = {job.id: job for narrowed in queries for job in service.list(tenant, kind, narrowed).jobs}
         jobs = sorted(found.values(), key=lambda job: job.created_at, reverse=True)[:FILTER_STREAMS]
     return [stream for stream in _streams_of(jobs) if stream.name.startswith(prefix)]
 
